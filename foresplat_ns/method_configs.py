@@ -1,0 +1,64 @@
+"""The methods this plugin registers with `ns-train` (entry points in pyproject.toml).
+
+Import-light on purpose: nerfstudio imports this module while it builds its own method
+list, so it must never import `nerfstudio.configs.method_configs` (a circular import).
+"""
+
+from __future__ import annotations
+
+from nerfstudio.configs.base_config import ViewerConfig
+from nerfstudio.data.datamanagers.full_images_datamanager import FullImageDatamanagerConfig
+from nerfstudio.data.dataparsers.nerfstudio_dataparser import NerfstudioDataParserConfig
+from nerfstudio.engine.optimizers import AdamOptimizerConfig
+from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
+from nerfstudio.engine.trainer import TrainerConfig
+from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
+from nerfstudio.plugins.types import MethodSpecification
+
+from foresplat_ns.models.refine import ForesplatRefineModelConfig
+
+
+def splatfacto_optimizers(max_steps: int = 30000) -> dict:
+    """Splatfacto's per-group Adam settings and schedules (nerfstudio 1.1.5's values)."""
+    adam = lambda lr: AdamOptimizerConfig(lr=lr, eps=1e-15)  # noqa: E731
+    return {
+        "means": {"optimizer": adam(1.6e-4), "scheduler": ExponentialDecaySchedulerConfig(lr_final=1.6e-6, max_steps=max_steps)},
+        "features_dc": {"optimizer": adam(0.0025), "scheduler": None},
+        "features_rest": {"optimizer": adam(0.0025 / 20), "scheduler": None},
+        "opacities": {"optimizer": adam(0.05), "scheduler": None},
+        "scales": {"optimizer": adam(0.005), "scheduler": None},
+        "quats": {"optimizer": adam(0.001), "scheduler": None},
+        "camera_opt": {
+            "optimizer": adam(1e-4),
+            "scheduler": ExponentialDecaySchedulerConfig(lr_final=5e-7, max_steps=max_steps, warmup_steps=1000, lr_pre_warmup=0),
+        },
+        "bilateral_grid": {
+            "optimizer": adam(2e-3),
+            "scheduler": ExponentialDecaySchedulerConfig(lr_final=1e-4, max_steps=max_steps, warmup_steps=1000, lr_pre_warmup=0),
+        },
+    }
+
+
+foresplat_refine = MethodSpecification(
+    config=TrainerConfig(
+        method_name="foresplat-refine",
+        steps_per_eval_image=100,
+        steps_per_eval_batch=0,
+        steps_per_save=2000,
+        steps_per_eval_all_images=1000,
+        max_num_iterations=30000,
+        mixed_precision=False,
+        pipeline=VanillaPipelineConfig(
+            datamanager=FullImageDatamanagerConfig(
+                # Every 8th view is held out (view 0 first), so even 2-view captures keep an evaluation view.
+                dataparser=NerfstudioDataParserConfig(load_3D_points=True, eval_mode="interval", eval_interval=8),
+                cache_images_type="uint8",
+            ),
+            model=ForesplatRefineModelConfig(),
+        ),
+        optimizers=splatfacto_optimizers(),
+        viewer=ViewerConfig(num_rays_per_chunk=1 << 15),
+        vis="viewer",
+    ),
+    description="Splatfacto refinement that runs on the CPU too (foresplat_ns rasteriser; gsplat on CUDA).",
+)
