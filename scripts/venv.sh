@@ -8,7 +8,7 @@ VENV="${FORESPLAT_VENV:-$HOME/.cache/foresplat_ns/venv}"
 PY="${FORESPLAT_PYTHON:-python3.11}"
 
 # open3d (nerfstudio's PLY reader) needs libusb at import time on a bare Debian machine.
-if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
+if ! { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep 'libusb-1.0.so.0' >/dev/null; then
     echo "[foresplat] installing Debian's libusb-1.0-0 (needed by open3d)"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq libusb-1.0-0 >/dev/null

@@ -25,6 +25,9 @@ class ForesplatRefineModelConfig(SplatfactoModelConfig):
     """Target class to instantiate."""
     tile_size: int = 16
     """Tile size in pixels of the rasteriser (CPU and CUDA)."""
+    num_downscales: int = 0
+    """Train at 1/2^d resolution first (splatfacto uses 2, for large captures); 0 trains at full resolution
+    from the start, which short refinements of small images need."""
 
 
 @contextlib.contextmanager
