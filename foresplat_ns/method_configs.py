@@ -12,10 +12,11 @@ from nerfstudio.data.dataparsers.nerfstudio_dataparser import NerfstudioDataPars
 from nerfstudio.engine.optimizers import AdamOptimizerConfig
 from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
 from nerfstudio.engine.trainer import TrainerConfig
-from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
 from nerfstudio.plugins.types import MethodSpecification
 
 from foresplat_ns.models.refine import ForesplatRefineModelConfig
+from foresplat_ns.pipelines.foresplat import ForesplatPipelineConfig
+from foresplat_ns.pipelines.refine import ForesplatRefinePipelineConfig
 
 
 def splatfacto_optimizers(max_steps: int = 30000) -> dict:
@@ -48,7 +49,7 @@ foresplat_refine = MethodSpecification(
         steps_per_eval_all_images=1000,
         max_num_iterations=30000,
         mixed_precision=False,
-        pipeline=VanillaPipelineConfig(
+        pipeline=ForesplatRefinePipelineConfig(
             datamanager=FullImageDatamanagerConfig(
                 # Every 8th view is held out (view 0 first), so even 2-view captures keep an evaluation view.
                 dataparser=NerfstudioDataParserConfig(load_3D_points=True, eval_mode="interval", eval_interval=8),
@@ -61,4 +62,27 @@ foresplat_refine = MethodSpecification(
         vis="viewer",
     ),
     description="Splatfacto refinement that runs on the CPU too (foresplat_ns rasteriser; gsplat on CUDA).",
+)
+
+
+foresplat = MethodSpecification(
+    config=TrainerConfig(
+        method_name="foresplat",
+        steps_per_eval_image=100,
+        steps_per_eval_batch=0,
+        steps_per_save=500,
+        steps_per_eval_all_images=1000,
+        max_num_iterations=20000,
+        mixed_precision=False,
+        pipeline=ForesplatPipelineConfig(),
+        optimizers={
+            "initializer": {
+                "optimizer": AdamOptimizerConfig(lr=1e-3, eps=1e-15, max_norm=1.0),
+                "scheduler": ExponentialDecaySchedulerConfig(lr_final=1e-4, max_steps=20000, warmup_steps=200),
+            },
+        },
+        viewer=ViewerConfig(num_rays_per_chunk=1 << 15),
+        vis="viewer",
+    ),
+    description="Feed-forward initializer of splatfacto, trained across many scenes (foresplat_ns).",
 )

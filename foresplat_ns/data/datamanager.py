@@ -12,10 +12,11 @@ from torch.nn import Parameter
 
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.data.datamanagers.base_datamanager import DataManager, DataManagerConfig
+from nerfstudio.data.datasets.base_dataset import InputDataset
 from nerfstudio.utils.rich_utils import CONSOLE
 
 from foresplat_ns.data.scene_batch import SceneBatch, sample_batch
-from foresplat_ns.data.scene_folder import Scene, SceneDataError, find_scenes, load_scene
+from foresplat_ns.data.scene_folder import Scene, SceneDataError, find_scenes, load_scene, parse_scene
 
 
 @dataclass
@@ -65,9 +66,11 @@ class SceneFolderDataManager(DataManager):
 
     def setup_train(self):
         self.train_scenes = self._load("train")
+        self.train_dataset = self._dataset(self.train_scenes[0])
 
     def setup_eval(self):
         self.eval_scenes = self._load("eval")
+        self.eval_dataset = self._dataset(self.eval_scenes[0])
 
     def _load(self, split: Literal["train", "eval"]) -> List[Scene]:
         try:
@@ -75,6 +78,15 @@ class SceneFolderDataManager(DataManager):
         except SceneDataError as error:
             # One line, no traceback: the message names the problem and its fix.
             raise SystemExit(f"foresplat: {error}") from None
+
+    @staticmethod
+    def _dataset(scene: Scene) -> InputDataset:
+        """nerfstudio's dataset of one scene, for the viewer's camera frustums and the trainer's checks."""
+        return InputDataset(parse_scene(scene.entry)[0])
+
+    def preview_scene(self) -> Scene:
+        """The scene the viewer shows: the first held-out scene."""
+        return (self.eval_scenes or self.train_scenes)[0]
 
     def next_train(self, step: int) -> Tuple[SceneBatch, Dict]:
         self.train_count += 1

@@ -62,6 +62,8 @@ class Scene:
     """Sparse point cloud (SfM-like seed) when the scene has one."""
     point_colors: Optional[UInt8[Tensor, "points 3"]] = None
     """Colours of `points`, 0..255."""
+    entry: Optional[SceneEntry] = None
+    """Where the scene was read from."""
 
     @property
     def num_views(self) -> int:
@@ -247,6 +249,7 @@ def load_scene(entry: SceneEntry, resolution: int) -> Scene:
         depths=depths,
         points=None if points is None else points.float(),
         point_colors=None if colors is None else colors.to(torch.uint8),
+        entry=entry,
     )
 
 
@@ -299,7 +302,12 @@ def _depth_range(entry: SceneEntry, cameras: Cameras, points: Optional[Tensor]) 
             extra = json.loads(meta_file.read_text()).get("foresplat", {})
             if "near" in extra and "far" in extra:
                 return float(extra["near"]), float(extra["far"])
-    c2w = cameras.camera_to_worlds
+    return estimate_depth_range(cameras, points)
+
+
+def estimate_depth_range(cameras: Cameras, points: Optional[Tensor]) -> tuple[float, float]:
+    """Near/far from the point cloud's depths in the cameras (1st/99th percentile, widened), else from camera spread."""
+    c2w = cameras.camera_to_worlds.reshape(-1, 3, 4).float()
     centres = c2w[:, :3, 3]
     if points is not None and len(points) >= 8:
         # Depth along each camera's viewing axis (-z in OpenGL).
@@ -307,7 +315,7 @@ def _depth_range(entry: SceneEntry, cameras: Cameras, points: Optional[Tensor]) 
         z = -(rel @ c2w[:, :3, 2:3]).squeeze(-1)
         z = z[z > 0]
         if z.numel() >= 8:
-            lo, hi = torch.quantile(z, torch.tensor([0.01, 0.99])).tolist()
+            lo, hi = torch.quantile(z[:100_000], torch.tensor([0.01, 0.99])).tolist()
             return max(lo * 0.5, 1e-3), hi * 1.5
     spread = float((centres - centres.mean(0)).norm(dim=-1).max().clamp_min(1e-3))
     return 0.05 * spread, 20.0 * spread

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple, Type, Union
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple, Type, Union
 
 import torch
 from torch import Tensor
 
 from nerfstudio.cameras.cameras import Cameras
-from nerfstudio.models.splatfacto import RGB2SH, SplatfactoModel, SplatfactoModelConfig, get_viewmat
+from nerfstudio.models.splatfacto import RGB2SH, SH2RGB, SplatfactoModel, SplatfactoModelConfig, get_viewmat
 from nerfstudio.utils.rich_utils import CONSOLE
 
 from foresplat_ns.compat import make_lpips
+from foresplat_ns.gaussians import Gaussians
 from foresplat_ns.rendering import rasterize
 
 
@@ -25,6 +27,10 @@ class ForesplatRefineModelConfig(SplatfactoModelConfig):
     """Target class to instantiate."""
     tile_size: int = 16
     """Tile size in pixels of the rasteriser (CPU and CUDA)."""
+    initializer_checkpoint: Optional[Path] = None
+    """A `ns-train foresplat` run folder or checkpoint file: predict the scene's Gaussians from the training
+    (context) views with that network and start refinement from all of their attributes. None: splatfacto's own
+    initialisation (the scene's point cloud, else random)."""
     num_downscales: int = 0
     """Train at 1/2^d resolution first (splatfacto uses 2, for large captures); 0 trains at full resolution
     from the start, which short refinements of small images need."""
@@ -47,6 +53,8 @@ class ForesplatRefineModel(SplatfactoModel):
     """Splatfacto whose rendering goes through `foresplat_ns.rendering.rasterize`."""
 
     config: ForesplatRefineModelConfig
+    trains_gaussians = True
+    """Whether splatfacto's optimisers and densification act on `gauss_params`."""
 
     def populate_modules(self):
         # Splatfacto moves seed colours to CUDA unconditionally: hand it the points only and
@@ -65,6 +73,19 @@ class ForesplatRefineModel(SplatfactoModel):
         if seed_colors is not None:
             self._set_colors(seed_colors.float() / 255.0)
 
+    def seed_from(self, gaussians: Gaussians) -> None:
+        """Start from these Gaussians (all attributes, world frame) instead of splatfacto's initialisation."""
+        params = gaussians.to(self.device).detach().to_splatfacto()
+        rest = params["features_rest"]
+        wanted = self.features_rest.shape[1]
+        if rest.shape[1] < wanted:  # higher SH bands than predicted start at zero
+            rest = torch.cat([rest, rest.new_zeros(rest.shape[0], wanted - rest.shape[1], 3)], dim=1)
+        params["features_rest"] = rest[:, :wanted]
+        if self.config.sh_degree == 0:  # splatfacto then keeps colour logits instead of SH
+            params["features_dc"] = torch.logit(SH2RGB(params["features_dc"]).clamp(0.0, 1.0), eps=1e-6)
+        for name, value in params.items():
+            self.gauss_params[name] = torch.nn.Parameter(value.clone().contiguous())
+
     def _set_colors(self, rgb: Tensor) -> None:
         """Seed colours the way splatfacto does: SH DC (rest zero), or logits without SH."""
         if self.config.sh_degree > 0:
@@ -77,7 +98,7 @@ class ForesplatRefineModel(SplatfactoModel):
     def get_outputs(self, camera: Cameras) -> Dict[str, Union[Tensor, List]]:
         if not isinstance(camera, Cameras):
             raise TypeError(f"get_outputs needs a Cameras, got {type(camera).__name__}")
-        if self.training:
+        if self.training and self.trains_gaussians:
             assert camera.shape[0] == 1, "splatfacto trains on one camera at a time"
             camera_to_world = self.camera_optimizer.apply_to_camera(camera)
         else:
@@ -123,7 +144,7 @@ class ForesplatRefineModel(SplatfactoModel):
             absgrad=self.strategy.absgrad,
             rasterize_mode=self.config.rasterize_mode,
         )
-        if self.training:
+        if self.training and self.trains_gaussians:
             self.strategy.step_pre_backward(self.gauss_params, self.optimizers, self.strategy_state, self.step, self.info)
 
         background = self._get_background_color()

@@ -1,0 +1,98 @@
+"""`ns-train foresplat-refine`: splatfacto's pipeline, optionally seeded by a trained initializer."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Optional, Type
+
+import torch
+import torch.nn.functional as F
+from torch.cuda.amp.grad_scaler import GradScaler
+
+from nerfstudio.cameras.cameras import Cameras, CameraType
+from nerfstudio.pipelines.base_pipeline import VanillaPipeline, VanillaPipelineConfig
+from nerfstudio.utils.rich_utils import CONSOLE
+
+from foresplat_ns.data.scene_folder import estimate_depth_range, working_size
+from foresplat_ns.gaussians import Gaussians
+
+
+@dataclass
+class ForesplatRefinePipelineConfig(VanillaPipelineConfig):
+    """Splatfacto's pipeline; with `--pipeline.model.initializer-checkpoint` it starts from the network's prediction."""
+
+    _target: Type = field(default_factory=lambda: ForesplatRefinePipeline)
+    """Target class to instantiate."""
+
+
+class ForesplatRefinePipeline(VanillaPipeline):
+    """VanillaPipeline that replaces splatfacto's initial Gaussians with the initializer's prediction."""
+
+    def __init__(
+        self,
+        config: ForesplatRefinePipelineConfig,
+        device: str,
+        test_mode: Literal["test", "val", "inference"] = "val",
+        world_size: int = 1,
+        local_rank: int = 0,
+        grad_scaler: Optional[GradScaler] = None,
+    ):
+        super().__init__(config, device, test_mode, world_size, local_rank, grad_scaler)
+        checkpoint = getattr(self.model.config, "initializer_checkpoint", None)
+        # Only a training run starts from the prediction; evaluation and export load trained Gaussians.
+        if checkpoint is not None and test_mode == "val":
+            from foresplat_ns.models.checkpoints import CheckpointError
+
+            try:
+                gaussians = self.predict_training_scene(Path(checkpoint))
+            except CheckpointError as error:
+                raise SystemExit(f"foresplat: {error}") from None
+            self.model.seed_from(gaussians)
+
+    @torch.no_grad()
+    def predict_training_scene(self, checkpoint: Path) -> Gaussians:
+        """The initializer's Gaussians from every training view, in this run's world frame."""
+        from foresplat_ns.models.checkpoints import load_initializer
+
+        initializer, _, ckpt, resolution = load_initializer(checkpoint)
+        initializer.to(self.device).eval()
+        dataset = self.datamanager.train_dataset
+        images = torch.stack([dataset.get_image_float32(i)[..., :3] for i in range(len(dataset))])
+        cameras = dataset.cameras
+        images, cameras = _rescale(images, cameras, resolution)
+        near, far = self._depth_range(cameras)
+        gaussians = initializer(images.to(self.device), cameras.to(self.device), near, far)
+        CONSOLE.log(
+            f"foresplat: predicted {gaussians.num_gaussians} Gaussians from {len(dataset)} views "
+            f"({images.shape[2]}x{images.shape[1]}, depth {near:.3g}..{far:.3g}) with {ckpt}"
+        )
+        return gaussians
+
+    def _depth_range(self, cameras: Cameras) -> tuple[float, float]:
+        """Near/far in the dataparser's frame: the scene's own bounds if it states them, else from its points."""
+        outputs = self.datamanager.train_dataparser_outputs
+        data = Path(self.datamanager.config.dataparser.data)
+        meta = data / "transforms.json" if data.is_dir() else data
+        if meta.is_file() and meta.suffix == ".json":
+            extra = json.loads(meta.read_text()).get("foresplat", {})
+            if "near" in extra and "far" in extra:
+                scale = float(outputs.dataparser_scale)
+                return float(extra["near"]) * scale, float(extra["far"]) * scale
+        return estimate_depth_range(cameras, outputs.metadata.get("points3D_xyz"))
+
+
+def _rescale(images: torch.Tensor, cameras: Cameras, resolution: int) -> tuple[torch.Tensor, Cameras]:
+    """Images and intrinsics at the working resolution the initializer was trained at."""
+    height, width = images.shape[1:3]
+    w, h = working_size(width, height, resolution)
+    if (w, h) == (width, height):
+        return images, cameras
+    resized = F.interpolate(images.permute(0, 3, 1, 2), size=(h, w), mode="area").permute(0, 2, 3, 1)
+    sx, sy = w / width, h / height
+    scaled = Cameras(
+        camera_to_worlds=cameras.camera_to_worlds, fx=cameras.fx * sx, fy=cameras.fy * sy,
+        cx=cameras.cx * sx, cy=cameras.cy * sy, width=w, height=h, camera_type=CameraType.PERSPECTIVE,
+    )
+    return resized, scaled
