@@ -77,8 +77,8 @@ foresplat = MethodSpecification(
         pipeline=ForesplatPipelineConfig(),
         optimizers={
             "initializer": {
-                "optimizer": AdamOptimizerConfig(lr=1e-3, eps=1e-15, max_norm=1.0),
-                "scheduler": ExponentialDecaySchedulerConfig(lr_final=1e-4, max_steps=20000, warmup_steps=200),
+                "optimizer": AdamOptimizerConfig(lr=3e-4, eps=1e-15, max_norm=1.0),
+                "scheduler": ExponentialDecaySchedulerConfig(lr_final=3e-5, max_steps=20000, warmup_steps=200),
             },
         },
         viewer=ViewerConfig(num_rays_per_chunk=1 << 15),

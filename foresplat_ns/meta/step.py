@@ -47,10 +47,10 @@ class MetaStepResult:
     """Detached figures to log."""
 
 
-def training_background(config: MetaConfig, device: torch.device) -> Tensor:
-    """The background colour of one step."""
+def training_background(config: MetaConfig, step: int, device: torch.device) -> Tensor:
+    """The background colour of a step; random colours depend on the step only, so a resumed run repeats them."""
     if config.background == "random":
-        return torch.rand(3, device=device)
+        return torch.rand(3, generator=torch.Generator().manual_seed(step)).to(device)
     return torch.full((3,), 1.0 if config.background == "white" else 0.0, device=device)
 
 
@@ -71,9 +71,9 @@ def scene_loss(
     return loss, metrics
 
 
-def meta_step(config: MetaConfig, prediction: Gaussians, batch: SceneBatch) -> MetaStepResult:
+def meta_step(config: MetaConfig, prediction: Gaussians, batch: SceneBatch, step: int = 0) -> MetaStepResult:
     """The surrogate loss of one scene for the configured mode."""
-    background = training_background(config, prediction.means.device)
+    background = training_background(config, step, prediction.means.device)
     if config.mode == "zero-step":
         loss, metrics = scene_loss(prediction, batch, config, background)
         return MetaStepResult(surrogate=loss, metrics=metrics)

@@ -54,9 +54,12 @@ class ForesplatModel(ForesplatRefineModel):
         self.register_buffer("preview_intrinsics", torch.zeros(0, 4))
         self.register_buffer("preview_depth_range", torch.zeros(2))
         if self.config.initializer_checkpoint is not None:
-            from foresplat_ns.models.checkpoints import load_initializer_weights
+            from foresplat_ns.models.checkpoints import CheckpointError, load_initializer_weights
 
-            load_initializer_weights(self.initializer, self.config.initializer, self.config.initializer_checkpoint)
+            try:
+                load_initializer_weights(self.initializer, self.config.initializer, self.config.initializer_checkpoint)
+            except CheckpointError as error:
+                raise SystemExit(f"foresplat: {error}") from None
 
     def predict(self, images: Tensor, cameras: Cameras, near: float, far: float) -> Gaussians:
         """The initializer's Gaussians for a scene's context views."""
@@ -124,5 +127,6 @@ class ForesplatModel(ForesplatRefineModel):
             self.train(was_training)
 
     def _colors_and_degree(self, params: Dict[str, Tensor]):
+        # The prediction's own SH degree, which the initializer config sets.
         colors = torch.cat((params["features_dc"][:, None, :], params["features_rest"]), dim=1)
-        return colors, self.config.sh_degree
+        return colors, int(round(colors.shape[1] ** 0.5)) - 1

@@ -98,7 +98,7 @@ class ForesplatPipeline(Pipeline):
     def get_train_loss_dict(self, step: int):
         batch, _ = self.datamanager.next_train(step)
         prediction = self.model.predict(batch.context_images, batch.context_cameras, batch.near, batch.far)
-        result = meta_step(self.config.meta, prediction, batch)
+        result = meta_step(self.config.meta, prediction, batch, step)
         metrics = dict(result.metrics)
         metrics["num_gaussians"] = torch.tensor(float(prediction.num_gaussians))
         return {}, {"meta_surrogate": result.surrogate}, metrics

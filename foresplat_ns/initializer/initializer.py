@@ -1,0 +1,81 @@
+"""`Initializer`: posed context views in, pixel-aligned `Gaussians` in world frame out."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch.nn.functional as F
+from jaxtyping import Float
+from torch import Tensor, nn
+
+from nerfstudio.cameras.cameras import Cameras
+
+from foresplat_ns.gaussians import Gaussians
+from foresplat_ns.initializer.adapter import Prediction, adapt
+from foresplat_ns.initializer.config import InitializerConfig
+from foresplat_ns.initializer.network import InitializerNetwork
+from foresplat_ns.initializer.plucker import camera_features, pixel_rays, plucker_embedding
+
+
+class Initializer(nn.Module):
+    """Predicts `gaussians_per_pixel` Gaussians per pixel (or per patch) of every context view.
+
+    Scenes are normalised before the network sees them: positions relative to the mean camera
+    centre, divided by `far`, and depths as a fraction of the [near, far] disparity range, so
+    scenes of different placement and scale look alike to the network.
+    """
+
+    def __init__(self, config: InitializerConfig):
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.network = InitializerNetwork(config)
+
+    def predict(
+        self,
+        images: Float[Tensor, "view height width 3"],
+        cameras: Cameras,
+        near: float,
+        far: float,
+        depth_override: Optional[Float[Tensor, "view grid_height grid_width"]] = None,
+    ) -> Prediction:
+        """Gaussians plus the depths and footprints they were built from.
+
+        Args:
+            images: Context images in [0, 1].
+            cameras: Their V pinhole cameras (nerfstudio `Cameras`, OpenGL camera-to-world).
+            near: Lower bound of the scene's z-depth.
+            far: Upper bound of the scene's z-depth.
+            depth_override: z-depth per grid cell ([V, H / patch_size, W / patch_size]) used instead
+                of the depth head, e.g. a known depth map.
+        """
+        views, height, width, _ = images.shape
+        patch = self.config.patch_size
+        if height % patch or width % patch:
+            raise ValueError(f"image size {width}x{height} is not a multiple of patch_size {patch}")
+        cameras = cameras.reshape((-1,)).to(images.device)
+        if cameras.shape[0] != views:
+            raise ValueError(f"{views} images but {cameras.shape[0]} cameras")
+        pixels = pixel_rays(cameras, height, width)
+        centre = pixels.origins.mean(0)
+        embedding = plucker_embedding(pixels, centre, far).to(images.dtype)
+        camera = camera_features(cameras, pixels, centre, far, height, width).to(images.dtype)
+        raw = self.network(images, embedding, camera)
+
+        grid = pixels if patch == 1 else pixel_rays(cameras, height, width, patch)
+        colors = images if patch == 1 else F.avg_pool2d(images.permute(0, 3, 1, 2), patch).permute(0, 2, 3, 1)
+        return adapt(raw, grid, colors, near, far, self.config, depth_override=depth_override)
+
+    def forward(
+        self,
+        images: Float[Tensor, "view height width 3"],
+        cameras: Cameras,
+        near: float,
+        far: float,
+        depth_override: Optional[Float[Tensor, "view grid_height grid_width"]] = None,
+    ) -> Gaussians:
+        """All views' Gaussians in world frame, concatenated in view order, with confidence.
+
+        See `predict` for the arguments.
+        """
+        return self.predict(images, cameras, near, far, depth_override).gaussians

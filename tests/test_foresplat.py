@@ -1,0 +1,144 @@
+"""`ns-train foresplat`: a training step, resuming, checkpoints, seeding splatfacto from the network."""
+
+import copy
+import shutil
+
+import pytest
+import torch
+
+from nerfstudio.engine.optimizers import Optimizers
+
+from foresplat_ns.initializer import InitializerConfig
+from foresplat_ns.models.checkpoints import CheckpointError, load_initializer_weights, resolve_checkpoint
+from foresplat_ns.scenes.cli import ScenesConfig, main
+
+SMALL = InitializerConfig(channels=(8, 16, 32), attention_layers=1, attention_heads=2, patch_size=2, sh_degree=1)
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scenes")
+    main(ScenesConfig(out=root, num_scenes=3, num_eval=1, views=8, resolution=32, seed=2, supersample=1, workers=1))
+    return root
+
+
+def small_config(data, output_dir, steps):
+    from foresplat_ns.method_configs import foresplat
+
+    config = copy.deepcopy(foresplat.config)
+    config.pipeline.datamanager.data = data
+    config.pipeline.datamanager.resolution = 32
+    config.pipeline.datamanager.num_context = 2
+    config.pipeline.datamanager.num_target = 2
+    config.pipeline.model.initializer = copy.deepcopy(SMALL)
+    config.pipeline.model.num_random = 50
+    config.pipeline.num_eval_batches = 1
+    config.max_num_iterations = steps
+    config.optimizers["initializer"]["scheduler"].warmup_steps = 0  # full learning rate from the first step
+    config.steps_per_save = 2
+    config.steps_per_eval_image = 0
+    config.steps_per_eval_all_images = 0
+    config.vis = "tensorboard"
+    config.logging.local_writer.enable = False
+    config.machine.device_type = "cpu"
+    config.output_dir = output_dir
+    config.timestamp = "run"
+    return config
+
+
+def test_one_step_changes_weights_and_lowers_loss(scenes, tmp_path):
+    config = small_config(scenes, tmp_path, 1)
+    torch.manual_seed(0)
+    pipeline = config.pipeline.setup(device="cpu", test_mode="val")
+    assert len(pipeline.datamanager.train_scenes) == 2
+    optimizers = Optimizers(config.optimizers, pipeline.get_param_groups())
+    before = {k: v.clone() for k, v in pipeline.model.initializer.state_dict().items()}
+    _, losses, metrics = pipeline.get_train_loss_dict(step=0)
+    losses["meta_surrogate"].backward()
+    optimizers.optimizer_step_all()
+    optimizers.zero_grad_all()
+    changed = [k for k, v in pipeline.model.initializer.state_dict().items() if not torch.equal(v, before[k])]
+    unchanged = sorted(set(before) - set(changed))
+    assert len(changed) > 0.9 * len(before), unchanged
+    _, after, _ = pipeline.get_train_loss_dict(step=0)  # same scene, views and background
+    assert after["meta_surrogate"] < losses["meta_surrogate"]
+    assert {"target_psnr", "context_psnr", "num_gaussians"} <= set(metrics)
+
+
+def _train(config):
+    from nerfstudio.scripts.train import _set_random_seed
+
+    _set_random_seed(config.machine.seed)  # as ns-train does before building the trainer
+    config.save_config()
+    trainer = config.setup(local_rank=0, world_size=1)
+    trainer.setup()
+    trainer.train()
+    return trainer
+
+
+def test_resume_continues_the_same_run(scenes, tmp_path):
+    straight = _train(small_config(scenes, tmp_path / "straight", 6))
+    first = _train(small_config(scenes, tmp_path / "resumed", 3))
+    resumed_config = small_config(scenes, tmp_path / "resumed", 3)
+    resumed_config.load_dir = first.checkpoint_dir
+    resumed = _train(resumed_config)
+    assert resumed._start_step == 3
+    final = lambda t: torch.load(resolve_checkpoint(t.checkpoint_dir), map_location="cpu")  # noqa: E731
+    a, b = final(straight), final(resumed)
+    assert a["step"] == b["step"] == 5
+    keys = [k for k in a["pipeline"] if k.startswith("_model.initializer.")]
+    assert keys
+    for key in keys:
+        assert torch.allclose(a["pipeline"][key], b["pipeline"][key], atol=1e-6), key
+
+
+def test_bad_checkpoints_say_what_is_wrong(scenes, tmp_path):
+    from foresplat_ns.initializer import Initializer
+
+    trainer = _train(small_config(scenes, tmp_path / "run", 1))
+    run_dir = trainer.checkpoint_dir.parent
+    net = Initializer(copy.deepcopy(SMALL))
+    assert load_initializer_weights(net, copy.deepcopy(SMALL), run_dir).suffix == ".ckpt"
+
+    other = InitializerConfig(channels=(8, 16, 32), attention_layers=1, attention_heads=2, patch_size=1, sh_degree=1)
+    with pytest.raises(CheckpointError, match="patch_size=2 .checkpoint. vs 1"):
+        load_initializer_weights(Initializer(other), other, run_dir)
+    corrupt_run = tmp_path / "corrupt"
+    shutil.copytree(run_dir, corrupt_run)
+    corrupt = next((corrupt_run / "nerfstudio_models").glob("*.ckpt"))
+    corrupt.write_bytes(b"\x00garbage")
+    with pytest.raises(CheckpointError, match="corrupt or not a nerfstudio checkpoint") as info:
+        load_initializer_weights(net, SMALL, corrupt)
+    assert "\n" not in str(info.value)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        resolve_checkpoint(tmp_path / "missing")
+
+    # Through the refine method: a one-line exit, not a traceback.
+    from foresplat_ns.method_configs import foresplat_refine
+
+    refine = copy.deepcopy(foresplat_refine.config)
+    refine.pipeline.datamanager.data = next((scenes / "eval").iterdir())
+    refine.pipeline.model.initializer_checkpoint = corrupt_run
+    with pytest.raises(SystemExit, match="^foresplat: cannot read checkpoint"):
+        refine.pipeline.setup(device="cpu", test_mode="val")
+
+
+def test_refine_starts_from_the_prediction(scenes, tmp_path):
+    from foresplat_ns.method_configs import foresplat_refine
+    from foresplat_ns.models.checkpoints import load_initializer
+
+    trainer = _train(small_config(scenes, tmp_path / "run", 2))
+    run_dir = trainer.checkpoint_dir.parent
+    refine = copy.deepcopy(foresplat_refine.config)
+    refine.pipeline.datamanager.data = next((scenes / "eval").iterdir())
+    refine.pipeline.model.initializer_checkpoint = run_dir
+    pipeline = refine.pipeline.setup(device="cpu", test_mode="val")
+    expected = pipeline.predict_training_scene(run_dir)
+    model = pipeline.model
+    assert model.num_points == expected.num_gaussians == len(pipeline.datamanager.train_dataset) * 16 * 16
+    assert torch.equal(model.means, expected.means)
+    assert torch.equal(model.opacities, expected.logit_opacities)
+    assert torch.equal(model.features_rest[:, :3], expected.sh_rest)
+    assert torch.all(model.features_rest[:, 3:] == 0)
+    initializer, config, _, resolution = load_initializer(run_dir)
+    assert config == SMALL and resolution == 32
