@@ -56,6 +56,11 @@ class Initializer(nn.Module):
         cameras = cameras.reshape((-1,)).to(images.device)
         if cameras.shape[0] != views:
             raise ValueError(f"{views} images but {cameras.shape[0]} cameras")
+        if not (bool((cameras.width == width).all()) and bool((cameras.height == height).all())):
+            raise ValueError(
+                f"images are {width}x{height} but the cameras are not: rescale the cameras to the images "
+                "(Cameras.rescale_output_resolution)"
+            )
         pixels = pixel_rays(cameras, height, width)
         centre = pixels.origins.mean(0)
         embedding = plucker_embedding(pixels, centre, far).to(images.dtype)

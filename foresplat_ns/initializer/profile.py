@@ -6,6 +6,7 @@ import math
 import statistics
 import time
 from dataclasses import dataclass, field
+from typing import Optional
 
 import torch
 import tyro
@@ -30,6 +31,9 @@ class ProfileConfig:
     """Timed passes; the median is reported."""
     warmup: int = 3
     """Untimed passes first (allocator and kernel selection)."""
+    threads: Optional[int] = None
+    """CPU threads for PyTorch; None keeps PyTorch's default. On a machine shared with other busy
+    processes, one thread avoids waiting for descheduled worker threads in every operation."""
 
 
 def orbit_cameras(views: int, resolution: int, radius: float = 4.0, fov_degrees: float = 60.0) -> Cameras:
@@ -62,6 +66,8 @@ def profile_initializer(config: ProfileConfig) -> dict:
         A dict with `parameters`, `forward_ms` (inference, no autograd), `forward_backward_ms`
         (forward with autograd plus a backward pass), `gaussians` and `threads`.
     """
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
     torch.manual_seed(0)
     net = Initializer(config.initializer)
     images = torch.rand(config.views, config.resolution, config.resolution, 3)

@@ -31,6 +31,9 @@ class ForesplatRefineModelConfig(SplatfactoModelConfig):
     """A `ns-train foresplat` run folder or checkpoint file: predict the scene's Gaussians from the training
     (context) views with that network and start refinement from all of their attributes. None: splatfacto's own
     initialisation (the scene's point cloud, else random)."""
+    initializer_views: Optional[int] = 8
+    """At most this many training views (evenly spaced) are the network's input; every training view still
+    supervises refinement. None gives it all of them (the number of Gaussians grows with it)."""
     num_downscales: int = 0
     """Train at 1/2^d resolution first (splatfacto uses 2, for large captures); 0 trains at full resolution
     from the start, which short refinements of small images need."""

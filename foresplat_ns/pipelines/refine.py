@@ -59,13 +59,13 @@ class ForesplatRefinePipeline(VanillaPipeline):
         initializer, _, ckpt, resolution = load_initializer(checkpoint)
         initializer.to(self.device).eval()
         dataset = self.datamanager.train_dataset
-        images = torch.stack([dataset.get_image_float32(i)[..., :3] for i in range(len(dataset))])
-        cameras = dataset.cameras
-        images, cameras = _rescale(images, cameras, resolution)
+        views = _spread(len(dataset), self.model.config.initializer_views)
+        images = torch.stack([dataset.get_image_float32(i)[..., :3] for i in views])
+        images, cameras = _rescale(images, dataset.cameras[torch.tensor(views)], resolution)
         near, far = self._depth_range(cameras)
         gaussians = initializer(images.to(self.device), cameras.to(self.device), near, far)
         CONSOLE.log(
-            f"foresplat: predicted {gaussians.num_gaussians} Gaussians from {len(dataset)} views "
+            f"foresplat: predicted {gaussians.num_gaussians} Gaussians from {len(views)} of {len(dataset)} training views "
             f"({images.shape[2]}x{images.shape[1]}, depth {near:.3g}..{far:.3g}) with {ckpt}"
         )
         return gaussians
@@ -81,6 +81,13 @@ class ForesplatRefinePipeline(VanillaPipeline):
                 scale = float(outputs.dataparser_scale)
                 return float(extra["near"]) * scale, float(extra["far"]) * scale
         return estimate_depth_range(cameras, outputs.metadata.get("points3D_xyz"))
+
+
+def _spread(count: int, limit: Optional[int]) -> list[int]:
+    """Up to `limit` indices evenly spread over `count` views (all of them without a limit)."""
+    if limit is None or count <= limit:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (limit - 1)) for i in range(limit)}) if limit > 1 else [count // 2]
 
 
 def _rescale(images: torch.Tensor, cameras: Cameras, resolution: int) -> tuple[torch.Tensor, Cameras]:
