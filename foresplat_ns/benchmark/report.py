@@ -1,0 +1,105 @@
+"""Benchmark outputs: every figure (CSV, JSON), a markdown table of means, headline figures and a plot."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+
+def mean_curves(records: List[Dict], key: str = "psnr") -> Dict[str, Dict[int, float]]:
+    """Mean of `key` over scenes, per start and step."""
+    curves: Dict[str, Dict[int, List[float]]] = {}
+    for r in records:
+        curves.setdefault(r["start"], {}).setdefault(r["step"], []).append(r[key])
+    return {start: {step: float(np.mean(v)) for step, v in sorted(steps.items())} for start, steps in curves.items()}
+
+
+def steps_to_reach(curve: Dict[int, float], level: float) -> Optional[int]:
+    """First recorded step whose value reaches `level`, or None."""
+    for step, value in sorted(curve.items()):
+        if value >= level - 1e-9:
+            return step
+    return None
+
+
+def headline(records: List[Dict], reference: str) -> Dict[str, Dict]:
+    """For each start: steps to reach the reference start's best mean PSNR, and the ratio to the reference's."""
+    curves = mean_curves(records)
+    if reference not in curves:
+        return {}
+    best = max(curves[reference].values())
+    ref_steps = steps_to_reach(curves[reference], best)
+    result = {}
+    for start, curve in curves.items():
+        steps = steps_to_reach(curve, best)
+        ratio = None if steps is None or not ref_steps else steps / ref_steps
+        result[start] = {"reference_best_psnr": best, "steps_to_reach": steps, "ratio_to_reference": ratio,
+                         "final_psnr": curve[max(curve)]}
+    return result
+
+
+def markdown_table(records: List[Dict], reference: Optional[str] = None) -> str:
+    """Mean PSNR / SSIM over scenes at each step, one row per start, plus the headline columns."""
+    psnr, ssim = mean_curves(records, "psnr"), mean_curves(records, "ssim")
+    gaussians = mean_curves(records, "num_gaussians")
+    seconds = mean_curves(records, "refine_seconds")
+    steps = sorted({r["step"] for r in records})
+    scenes = len({r["scene"] for r in records})
+    lines = [
+        f"Mean target-view PSNR (dB) / SSIM over {scenes} scenes at each refinement step.",
+        "",
+        "| start | " + " | ".join(str(s) for s in steps) + " | Gaussians at end | refine s |",
+        "|---|" + "---|" * (len(steps) + 2),
+    ]
+    for start in psnr:
+        cells = [f"{psnr[start][s]:.2f} / {ssim[start][s]:.3f}" for s in steps]
+        lines.append(f"| {start} | " + " | ".join(cells) + f" | {gaussians[start][steps[-1]]:.0f} | {seconds[start][steps[-1]]:.1f} |")
+    if reference is not None:
+        figures = headline(records, reference)
+        if figures:
+            best = next(iter(figures.values()))["reference_best_psnr"]
+            lines += ["", f"Steps to reach {reference}'s best mean PSNR ({best:.2f} dB) within the budget:", "",
+                      "| start | steps | ratio to " + reference + " |", "|---|---|---|"]
+            for start, f in figures.items():
+                steps_text = "never" if f["steps_to_reach"] is None else str(f["steps_to_reach"])
+                ratio = "-" if f["ratio_to_reference"] is None else f"{f['ratio_to_reference']:.2f}"
+                lines.append(f"| {start} | {steps_text} | {ratio} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(records: List[Dict], path: Path) -> None:
+    """PSNR against refinement steps (symmetric-log x axis so step 0 shows), one line per start."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    for start, curve in mean_curves(records).items():
+        ax.plot(list(curve), list(curve.values()), marker="o", label=start)
+    ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlabel("refinement steps")
+    ax.set_ylabel("target-view PSNR (dB), mean over scenes")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_all(records: List[Dict], out: Path, reference: Optional[str]) -> str:
+    """Write results.json, results.csv, table.md and psnr_vs_steps.png; returns the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps({"records": records, "headline": headline(records, reference) if reference else {}}, indent=1))
+    with open(out / "results.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(records[0]))
+        writer.writeheader()
+        writer.writerows(records)
+    table = markdown_table(records, reference)
+    (out / "table.md").write_text(table)
+    plot(records, out / "psnr_vs_steps.png")
+    return table

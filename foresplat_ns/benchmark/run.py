@@ -1,0 +1,151 @@
+"""Quality against refinement steps for every way of starting splatfacto, on held-out scenes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from pytorch_msssim import ssim
+from torch import Tensor
+
+from nerfstudio.cameras.cameras import Cameras
+
+from foresplat_ns.data.scene_batch import SceneBatch, camera_distances, choose_views, make_batch
+from foresplat_ns.data.scene_folder import Scene
+from foresplat_ns.gaussians import Gaussians
+from foresplat_ns.meta.inner import InnerLoop, InnerLoopConfig, random_start, splatfacto_start
+from foresplat_ns.meta.losses import psnr
+from foresplat_ns.rendering.views import render_views
+
+
+class StartError(ValueError):
+    """A start that cannot be used, in one line."""
+
+
+@dataclass
+class Start:
+    """A way to obtain the initial Gaussians of a scene."""
+
+    name: str
+    """Label in tables and plots."""
+    make: Callable[[SceneBatch, Scene], Gaussians]
+    """Initial Gaussians from the context views (and the scene's point cloud), world frame of the scene."""
+    sh_schedule: str = "splatfacto"
+    """SH schedule of its refinement: splatfacto's (from degree 0) or 'full' for predicted SH."""
+
+
+def parse_start(spec: str, num_random: int = 10000, seed: int = 0) -> Start:
+    """`splatfacto`, `random`, or `NAME=PATH` (a `ns-train foresplat` run folder or checkpoint)."""
+    if spec == "splatfacto":
+        def make(batch: SceneBatch, scene: Scene) -> Gaussians:
+            if scene.points is None or len(scene.points) < 4:
+                raise StartError(f"scene {scene.name} has no point cloud: the splatfacto start needs one (use random)")
+            return splatfacto_start(scene.points, scene.point_colors, seed=seed)
+
+        return Start("splatfacto", make)
+    if spec == "random":
+        def make(batch: SceneBatch, scene: Scene) -> Gaussians:
+            lo, hi = _scene_box(scene)
+            return random_start(lo, hi, num_random, seed=seed)
+
+        return Start("random", make)
+    if "=" not in spec:
+        raise StartError(f"unknown start {spec!r}: use splatfacto, random or NAME=CHECKPOINT")
+    name, path = spec.split("=", 1)
+    from foresplat_ns.models.checkpoints import CheckpointError, load_initializer
+
+    try:
+        initializer, _, _, _ = load_initializer(Path(path))
+    except CheckpointError as error:
+        raise StartError(f"start {name}: {error}") from None
+    initializer.eval()
+
+    @torch.no_grad()
+    def make(batch: SceneBatch, scene: Scene) -> Gaussians:
+        return initializer(batch.context_images, batch.context_cameras, batch.near, batch.far)
+
+    return Start(name, make, sh_schedule="full")
+
+
+def _scene_box(scene: Scene) -> Tuple[Tensor, Tensor]:
+    """Axis-aligned box of the point cloud, else of the cameras."""
+    pts = scene.points if scene.points is not None and len(scene.points) else scene.cameras.camera_to_worlds[:, :3, 3]
+    return pts.min(0).values, pts.max(0).values
+
+
+@dataclass
+class Normalisation:
+    """nerfstudio-like scene normalisation: cameras centred and scaled into [-1, 1], as splatfacto expects."""
+
+    centre: Tensor
+    scale: float
+
+    @classmethod
+    def of(cls, cameras: Cameras) -> "Normalisation":
+        centres = cameras.camera_to_worlds[:, :3, 3]
+        centre = centres.mean(0)
+        return cls(centre, 1.0 / float((centres - centre).abs().max().clamp_min(1e-6)))
+
+    def cameras(self, cameras: Cameras) -> Cameras:
+        c2w = cameras.camera_to_worlds.clone()
+        c2w[:, :3, 3] = (c2w[:, :3, 3] - self.centre) * self.scale
+        return Cameras(camera_to_worlds=c2w, fx=cameras.fx, fy=cameras.fy, cx=cameras.cx, cy=cameras.cy,
+                       width=cameras.width, height=cameras.height)
+
+    def gaussians(self, g: Gaussians) -> Gaussians:
+        return g.replace(means=(g.means - self.centre) * self.scale, log_scales=g.log_scales + float(np.log(self.scale)))
+
+
+@dataclass
+class BenchConfig:
+    """Settings shared by every start."""
+
+    steps: List[int] = field(default_factory=lambda: [0, 10, 25, 50, 100, 200, 500, 1000])
+    num_context: int = 4
+    num_target: int = 4
+    inner: InnerLoopConfig = field(default_factory=InnerLoopConfig)
+    seed: int = 0
+
+
+def select_views(scene: Scene, index: int, config: BenchConfig) -> SceneBatch:
+    """Context and target views of a scene, reproducible from (seed, scene index)."""
+    rng = np.random.default_rng([config.seed, index])
+    context, target = choose_views(camera_distances(scene.cameras), config.num_context, config.num_target, rng)
+    return make_batch(scene, context, target)
+
+
+@torch.no_grad()
+def evaluate(gaussians: Gaussians, images: Tensor, cameras: Cameras) -> Tuple[float, float, Tensor]:
+    """PSNR and SSIM of the Gaussians on the given views (black background), and the renders."""
+    renders = render_views(gaussians, cameras, torch.zeros(3)).rgb.clamp(0.0, 1.0)
+    structural = ssim(renders.permute(0, 3, 1, 2), images.permute(0, 3, 1, 2), data_range=1.0)
+    return float(psnr(renders, images)), float(structural), renders
+
+
+def refine_and_record(
+    start: Start, scene: Scene, batch: SceneBatch, config: BenchConfig, on_renders: Optional[Callable] = None
+) -> List[Dict]:
+    """Refine from one start and record target-view quality at each listed step."""
+    norm = Normalisation.of(scene.cameras)
+    initial = norm.gaussians(start.make(batch, scene))
+    inner_config = InnerLoopConfig(**{**vars(config.inner), "sh_schedule": start.sh_schedule})
+    loop = InnerLoop(inner_config, initial, batch.context_images, norm.cameras(batch.context_cameras), seed=config.seed)
+    target_cameras = norm.cameras(batch.target_cameras)
+    records, elapsed = [], 0.0
+    for step in sorted(set(config.steps)):
+        begin = time.perf_counter()
+        loop.run(step - loop.step_count)
+        elapsed += time.perf_counter() - begin
+        gaussians = loop.gaussians()
+        value_psnr, value_ssim, renders = evaluate(gaussians, batch.target_images, target_cameras)
+        if on_renders is not None:
+            on_renders(step, renders)
+        records.append({
+            "scene": scene.name, "start": start.name, "step": step, "psnr": value_psnr, "ssim": value_ssim,
+            "num_gaussians": gaussians.num_gaussians, "refine_seconds": elapsed,
+        })
+    return records
