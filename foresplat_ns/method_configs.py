@@ -14,30 +14,26 @@ from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
 from nerfstudio.engine.trainer import TrainerConfig
 from nerfstudio.plugins.types import MethodSpecification
 
+from foresplat_ns.meta.inner import MEANS_LR_FINAL, MEANS_LR_STEPS, SPLATFACTO_LRS
 from foresplat_ns.models.refine import ForesplatRefineModelConfig
 from foresplat_ns.pipelines.foresplat import ForesplatPipelineConfig
 from foresplat_ns.pipelines.refine import ForesplatRefinePipelineConfig
 
 
-def splatfacto_optimizers(max_steps: int = 30000) -> dict:
-    """Splatfacto's per-group Adam settings and schedules (nerfstudio 1.1.5's values)."""
-    adam = lambda lr: AdamOptimizerConfig(lr=lr, eps=1e-15)  # noqa: E731
-    return {
-        "means": {"optimizer": adam(1.6e-4), "scheduler": ExponentialDecaySchedulerConfig(lr_final=1.6e-6, max_steps=max_steps)},
-        "features_dc": {"optimizer": adam(0.0025), "scheduler": None},
-        "features_rest": {"optimizer": adam(0.0025 / 20), "scheduler": None},
-        "opacities": {"optimizer": adam(0.05), "scheduler": None},
-        "scales": {"optimizer": adam(0.005), "scheduler": None},
-        "quats": {"optimizer": adam(0.001), "scheduler": None},
-        "camera_opt": {
-            "optimizer": adam(1e-4),
-            "scheduler": ExponentialDecaySchedulerConfig(lr_final=5e-7, max_steps=max_steps, warmup_steps=1000, lr_pre_warmup=0),
-        },
-        "bilateral_grid": {
-            "optimizer": adam(2e-3),
-            "scheduler": ExponentialDecaySchedulerConfig(lr_final=1e-4, max_steps=max_steps, warmup_steps=1000, lr_pre_warmup=0),
-        },
+def splatfacto_optimizers(max_steps: int = MEANS_LR_STEPS) -> dict:
+    """Splatfacto's per-group Adam settings and schedules (nerfstudio 1.1.5's values), shared with the inner loop."""
+    adam = lambda key: AdamOptimizerConfig(lr=SPLATFACTO_LRS[key], eps=1e-15)  # noqa: E731
+    groups = {key: {"optimizer": adam(key), "scheduler": None} for key in SPLATFACTO_LRS}
+    groups["means"]["scheduler"] = ExponentialDecaySchedulerConfig(lr_final=MEANS_LR_FINAL, max_steps=max_steps)
+    groups["camera_opt"] = {
+        "optimizer": AdamOptimizerConfig(lr=1e-4, eps=1e-15),
+        "scheduler": ExponentialDecaySchedulerConfig(lr_final=5e-7, max_steps=max_steps, warmup_steps=1000, lr_pre_warmup=0),
     }
+    groups["bilateral_grid"] = {
+        "optimizer": AdamOptimizerConfig(lr=2e-3, eps=1e-15),
+        "scheduler": ExponentialDecaySchedulerConfig(lr_final=1e-4, max_steps=max_steps, warmup_steps=1000, lr_pre_warmup=0),
+    }
+    return groups
 
 
 foresplat_refine = MethodSpecification(

@@ -108,7 +108,10 @@ class InnerLoop:
         view = self._next_view()
         background = _background(self.config.background, self.rng, self.images.device)
         gaussians = Gaussians.from_splatfacto(self.params)
-        renders = render_views(gaussians, self.cameras[view : view + 1], background, sh_degree=self._sh_degree())
+        absgrad = self.strategy is not None and self.strategy.absgrad
+        renders = render_views(
+            gaussians, self.cameras[view : view + 1], background, sh_degree=self._sh_degree(), absgrad=absgrad
+        )
         if self.strategy is not None:
             self.strategy.step_pre_backward(self.params, self.optimizers, self.strategy_state, self.step_count, renders.meta)
         loss = photometric_loss(renders.rgb, self.images[view : view + 1], self.config.ssim_lambda)

@@ -47,8 +47,12 @@ def render_views(
     background: Optional[Float[Tensor, "3"]] = None,
     sh_degree: Optional[int] = None,
     tile_size: int = 16,
+    absgrad: bool = False,
 ) -> Renders:
-    """Render into every camera (all of one size) with the Gaussians' full SH degree by default."""
+    """Render into every camera (all of one size) with the Gaussians' full SH degree by default.
+
+    `absgrad` makes `meta["means2d"].absgrad` available after backward, for densification.
+    """
     cameras = cameras.reshape((-1,))
     width, height = int(cameras.width[0]), int(cameras.height[0])
     if not (torch.all(cameras.width == width) and torch.all(cameras.height == height)):
@@ -67,6 +71,7 @@ def render_views(
         sh_degree=degree,
         render_mode="RGB+ED",
         tile_size=tile_size,
+        absgrad=absgrad,
     )
     rgb = render[..., :3]
     if background is not None:

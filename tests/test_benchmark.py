@@ -1,0 +1,89 @@
+"""foresplat-bench: step schedule, view split, written figures against the saved renders, bad starts."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from foresplat_ns.benchmark.cli import BenchCommand, run
+from foresplat_ns.benchmark.report import headline, steps_to_reach
+from foresplat_ns.benchmark.run import BenchConfig, StartError, parse_start, select_views
+from foresplat_ns.data.scene_folder import find_scenes, load_scene
+from foresplat_ns.scenes.cli import ScenesConfig, main
+
+STEPS = [0, 3, 7]
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench_scenes")
+    main(ScenesConfig(out=root, num_scenes=3, num_eval=2, views=10, resolution=32, seed=4, supersample=1, workers=1))
+    return root
+
+
+@pytest.fixture(scope="module")
+def results(scenes, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench_out")
+    run(BenchCommand(scenes=scenes, out=out, starts=["splatfacto,random"], steps=[7, 0, 3], resolution=32,
+                     num_context=3, num_target=2, num_random=500, threads=1))
+    return out
+
+
+def test_records_exactly_the_listed_steps(results):
+    records = json.loads((results / "results.json").read_text())["records"]
+    assert {r["scene"] for r in records} == {"scene_0001", "scene_0002"}  # the eval split only
+    for scene in ("scene_0001", "scene_0002"):
+        for start in ("splatfacto", "random"):
+            steps = [r["step"] for r in records if r["scene"] == scene and r["start"] == start]
+            assert steps == STEPS
+    assert (results / "table.md").read_text().count("| splatfacto |") == 2  # table and headline
+    assert (results / "psnr_vs_steps.png").stat().st_size > 1000
+
+
+def test_context_and_target_views_never_overlap(scenes):
+    config = BenchConfig(num_context=4, num_target=3)
+    for index, entry in enumerate(find_scenes(scenes, "all")):
+        scene = load_scene(entry, 32)
+        batch = select_views(scene, index, config)
+        assert len(batch.context_indices) == 4 and len(batch.target_indices) == 3
+        assert not set(batch.context_indices) & set(batch.target_indices)
+        again = select_views(scene, index, config)
+        assert again.context_indices == batch.context_indices and again.target_indices == batch.target_indices
+
+
+def test_written_psnr_equals_psnr_of_saved_renders(results, scenes):
+    records = json.loads((results / "results.json").read_text())["records"]
+    for record in records:
+        strip = np.asarray(Image.open(results / "renders" / record["scene"] / record["start"] / f"step_{record['step']:05d}.png"))
+        strip = strip.astype(np.float64) / 255.0
+        h = strip.shape[0] // 2
+        targets, renders = strip[:h], strip[h:]
+        mse = np.mean((renders - targets) ** 2)
+        # The PNGs are 8-bit: allow their rounding (at most 1/510 per channel).
+        assert abs(-10 * np.log10(mse) - record["psnr"]) < 0.05, record
+
+
+def test_headline_counts_steps_to_reach_the_reference():
+    records = [
+        {"scene": "a", "start": "ref", "step": s, "psnr": p} for s, p in [(0, 10.0), (10, 12.0), (100, 14.0)]
+    ] + [{"scene": "a", "start": "new", "step": s, "psnr": p} for s, p in [(0, 11.0), (10, 14.5), (100, 15.0)]]
+    figures = headline(records, "ref")
+    assert figures["ref"]["steps_to_reach"] == 100 and figures["new"]["steps_to_reach"] == 10
+    assert figures["new"]["ratio_to_reference"] == pytest.approx(0.1)
+    assert steps_to_reach({0: 1.0, 5: 2.0}, 3.0) is None
+
+
+def test_a_start_that_cannot_load_says_so(tmp_path):
+    with pytest.raises(StartError, match="start mine: initializer checkpoint .* does not exist"):
+        parse_start(f"mine={tmp_path / 'nothing'}")
+    with pytest.raises(StartError, match="unknown start 'bogus'"):
+        parse_start("bogus")
+
+
+def test_refinement_improves_on_the_splatfacto_start(results):
+    records = json.loads((results / "results.json").read_text())["records"]
+    for scene in ("scene_0001", "scene_0002"):
+        by_step = {r["step"]: r["psnr"] for r in records if r["scene"] == scene and r["start"] == "splatfacto"}
+        assert by_step[7] > by_step[0]
