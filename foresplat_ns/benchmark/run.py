@@ -19,6 +19,7 @@ from foresplat_ns.data.scene_folder import Scene
 from foresplat_ns.gaussians import Gaussians
 from foresplat_ns.meta.inner import InnerLoop, InnerLoopConfig, random_start, splatfacto_start
 from foresplat_ns.meta.losses import psnr
+from foresplat_ns.meta.normalise import Normalisation
 from foresplat_ns.rendering.views import render_views
 
 
@@ -78,29 +79,6 @@ def _scene_box(scene: Scene) -> Tuple[Tensor, Tensor]:
 
 
 @dataclass
-class Normalisation:
-    """nerfstudio-like scene normalisation: cameras centred and scaled into [-1, 1], as splatfacto expects."""
-
-    centre: Tensor
-    scale: float
-
-    @classmethod
-    def of(cls, cameras: Cameras) -> "Normalisation":
-        centres = cameras.camera_to_worlds[:, :3, 3]
-        centre = centres.mean(0)
-        return cls(centre, 1.0 / float((centres - centre).abs().max().clamp_min(1e-6)))
-
-    def cameras(self, cameras: Cameras) -> Cameras:
-        c2w = cameras.camera_to_worlds.clone()
-        c2w[:, :3, 3] = (c2w[:, :3, 3] - self.centre) * self.scale
-        return Cameras(camera_to_worlds=c2w, fx=cameras.fx, fy=cameras.fy, cx=cameras.cx, cy=cameras.cy,
-                       width=cameras.width, height=cameras.height)
-
-    def gaussians(self, g: Gaussians) -> Gaussians:
-        return g.replace(means=(g.means - self.centre) * self.scale, log_scales=g.log_scales + float(np.log(self.scale)))
-
-
-@dataclass
 class BenchConfig:
     """Settings shared by every start."""
 
@@ -130,7 +108,7 @@ def refine_and_record(
     start: Start, scene: Scene, batch: SceneBatch, config: BenchConfig, on_renders: Optional[Callable] = None
 ) -> List[Dict]:
     """Refine from one start and record target-view quality at each listed step."""
-    norm = Normalisation.of(scene.cameras)
+    norm = Normalisation.of(batch.context_cameras)
     initial = norm.gaussians(start.make(batch, scene))
     inner_config = InnerLoopConfig(**{**vars(config.inner), "sh_schedule": start.sh_schedule})
     loop = InnerLoop(inner_config, initial, batch.context_images, norm.cameras(batch.context_cameras), seed=config.seed)

@@ -5,22 +5,30 @@ changes the gradient that reaches θ0:
 
 - ``zero-step``: the rendering loss of θ0 itself, on the target views (and, weighted, the
   context views). Its gradient is the ordinary feed-forward training signal.
+- ``metagrad`` (ForeSplat): K inner refinement steps from θ0 (detached, splatfacto's optimiser,
+  fixed topology, fresh state, context views only); at sampled anchor steps s the outer-loss
+  gradient a_s = ∇L_out(θ_s) is added to G = Σ w_s a_s, and the surrogate (θ0 · G).sum() hands
+  exactly G to θ0. Cost: K + |S| render-and-backward passes; memory does not grow with K.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Dict, Literal, Optional
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Literal, Optional, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from foresplat_ns.data.scene_batch import SceneBatch
 from foresplat_ns.gaussians import Gaussians
+from foresplat_ns.meta.inner import InnerLoop, InnerLoopConfig
 from foresplat_ns.meta.losses import photometric_loss, psnr
+from foresplat_ns.meta.normalise import Normalisation
 from foresplat_ns.rendering.views import render_views
 
-MetaMode = Literal["zero-step"]
+MetaMode = Literal["zero-step", "metagrad"]
 
 
 @dataclass
@@ -28,13 +36,28 @@ class MetaConfig:
     """How the initializer's training signal is computed from each scene."""
 
     mode: MetaMode = "zero-step"
-    """Training signal: 'zero-step' renders the prediction itself into the target views."""
+    """Training signal: 'zero-step' renders the prediction itself into the target views; 'metagrad' sends back
+    the target-view gradients at anchor states of a short refinement from the prediction."""
     context_weight: float = 0.5
     """Weight of the context-view rendering loss beside the target-view loss (0 = targets only)."""
     ssim_lambda: float = 0.2
     """Weight of D-SSIM in the photometric loss, as splatfacto's `ssim_lambda`."""
     background: Literal["random", "black", "white"] = "random"
     """Background behind the Gaussians while training; random (as splatfacto) rewards full coverage."""
+    inner_steps: int = 20
+    """MetaGrad: K, the inner refinement steps unrolled from the prediction."""
+    num_anchors: int = 3
+    """MetaGrad: anchor states sampled among steps 1..K (K is always one of them)."""
+    anchor_sampling: Literal["uniform", "late"] = "late"
+    """MetaGrad: anchors drawn uniformly from 1..K-1, or biased towards late steps (density ∝ s)."""
+    anchor_weights: Literal["equal", "linear"] = "equal"
+    """MetaGrad: weights of the sampled anchors, equal or proportional to their step; normalised to sum to 1."""
+    step0_anchor: bool = True
+    """MetaGrad: also use step 0 (the zero-step loss of the prediction) as an anchor."""
+    step0_weight: float = 0.5
+    """MetaGrad: weight of the step-0 anchor; the sampled anchors share 1 - step0_weight."""
+    inner: InnerLoopConfig = field(default_factory=lambda: InnerLoopConfig(densify=False))
+    """MetaGrad: the inner refinement (splatfacto's optimiser settings; learning-rate scale; no densification)."""
 
 
 @dataclass
@@ -71,10 +94,87 @@ def scene_loss(
     return loss, metrics
 
 
+def sample_anchors(config: MetaConfig, rng: np.random.Generator) -> List[Tuple[int, float]]:
+    """(step, weight) of each anchor: K always, further steps sampled from 1..K-1, optionally step 0."""
+    k = config.inner_steps
+    candidates = np.arange(1, k)
+    extra = min(max(config.num_anchors - 1, 0), len(candidates))
+    if extra:
+        p = candidates / candidates.sum() if config.anchor_sampling == "late" else None
+        steps = sorted(rng.choice(candidates, size=extra, replace=False, p=p).tolist()) + [k]
+    else:
+        steps = [k]
+    raw = np.array(steps, dtype=float) if config.anchor_weights == "linear" else np.ones(len(steps))
+    share = 1.0 - config.step0_weight if config.step0_anchor else 1.0
+    anchors = [(int(s), float(w)) for s, w in zip(steps, share * raw / raw.sum())]
+    if config.step0_anchor:
+        anchors.insert(0, (0, config.step0_weight))
+    return anchors
+
+
+def outer_gradient(
+    gaussians: Gaussians, batch: SceneBatch, config: MetaConfig, background: Tensor
+) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+    """∇θ L_out(θ) for detached Gaussians θ, per parameter, with the loss's metrics."""
+    leaf = gaussians.detach().map(lambda t: t.clone().requires_grad_(True))
+    params = leaf.params()
+    loss, metrics = scene_loss(leaf, batch, config, background)
+    grads = torch.autograd.grad(loss, list(params.values()))
+    return dict(zip(params, grads)), metrics
+
+
+def metagrad(
+    config: MetaConfig, prediction: Gaussians, batch: SceneBatch, step: int
+) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+    """G = Σ_s w_s ∇L_out(θ_s) over anchor states of K inner steps from the prediction, and metrics.
+
+    `prediction` and `batch` must be in the frame the inner loop's learning rates assume (normalised).
+    """
+    background = training_background(config, step, prediction.means.device)
+    anchors = dict(sample_anchors(config, np.random.default_rng([step, 7])))
+    loop = InnerLoop(config.inner, prediction.detach(), batch.context_images, batch.context_cameras, seed=step)
+    total: Dict[str, Tensor] = {}
+    metrics: Dict[str, Tensor] = {}
+    inner_seconds = 0.0
+    for s in range(config.inner_steps + 1):
+        if s > 0:
+            begin = time.perf_counter()
+            loop.step()
+            inner_seconds += time.perf_counter() - begin
+        if s in anchors:
+            grads, m = outer_gradient(loop.gaussians(), batch, config, background)
+            for name, g in grads.items():
+                total[name] = total.get(name, 0.0) + anchors[s] * g
+            # Anchors are logged by rank (their steps vary from step to step).
+            rank = sorted(anchors).index(s)
+            metrics[f"anchor{rank}_target_loss"] = m["target_loss"]
+            metrics[f"anchor{rank}_step"] = torch.tensor(float(s))
+            if s == 0:
+                metrics["target_psnr_step0"] = m["target_psnr"]
+    with torch.no_grad():
+        final = render_views(loop.gaussians(), batch.target_cameras, background).rgb
+        metrics["target_psnr_stepK"] = psnr(final, batch.target_images)
+    metrics["inner_seconds"] = torch.tensor(inner_seconds)
+    metrics["num_anchors"] = torch.tensor(float(len(anchors)))
+    return total, metrics
+
+
+def surrogate_loss(prediction: Gaussians, gradient: Dict[str, Tensor]) -> Tensor:
+    """Σ (θ0 · G) over parameters: its gradient with respect to θ0 is exactly G."""
+    params = prediction.params()
+    return sum((params[name] * g.detach()).sum() for name, g in gradient.items())
+
+
 def meta_step(config: MetaConfig, prediction: Gaussians, batch: SceneBatch, step: int = 0) -> MetaStepResult:
     """The surrogate loss of one scene for the configured mode."""
     background = training_background(config, step, prediction.means.device)
     if config.mode == "zero-step":
         loss, metrics = scene_loss(prediction, batch, config, background)
         return MetaStepResult(surrogate=loss, metrics=metrics)
+    if config.mode == "metagrad":
+        # Refine in nerfstudio's normalised frame, where splatfacto's learning rates apply.
+        norm = Normalisation.of(batch.context_cameras)
+        theta0 = norm.gaussians(prediction)
+        gradient, metrics = metagrad(config, theta0, norm.batch(batch), step)
+        return MetaStepResult(surrogate=surrogate_loss(theta0, gradient), metrics=metrics)
     raise ValueError(f"unknown meta-training mode {config.mode!r}")
