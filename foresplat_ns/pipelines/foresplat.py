@@ -7,6 +7,7 @@ scheduler steps, checkpoints, logging and the viewer, unchanged.
 
 from __future__ import annotations
 
+import time
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from torch.cuda.amp.grad_scaler import GradScaler
 from torch.nn import Parameter
 
 from nerfstudio.data.scene_box import SceneBox
-from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes
+from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
 from nerfstudio.pipelines.base_pipeline import Pipeline, VanillaPipelineConfig
 from pytorch_msssim import ssim
 
@@ -44,6 +45,9 @@ class ForesplatPipelineConfig(VanillaPipelineConfig):
     """Training signal of the initializer: the meta-training mode and its options."""
     num_eval_batches: int = 8
     """Held-out batches averaged by `ns-eval` and the periodic all-images evaluation."""
+    train_minutes: Optional[float] = None
+    """Stop training (with a final checkpoint) after this many minutes of wall-clock time, e.g. to compare
+    meta-training modes at equal cost. None: run --max-num-iterations steps."""
 
 
 class ForesplatPipeline(Pipeline):
@@ -166,9 +170,17 @@ class ForesplatPipeline(Pipeline):
         self.load_state_dict(state)
 
     def get_training_callbacks(self, training_callback_attributes: TrainingCallbackAttributes) -> List[TrainingCallback]:
-        return self.datamanager.get_training_callbacks(training_callback_attributes) + self.model.get_training_callbacks(
-            training_callback_attributes
-        )
+        callbacks = self.datamanager.get_training_callbacks(training_callback_attributes)
+        callbacks += self.model.get_training_callbacks(training_callback_attributes)
+        if self.config.train_minutes is not None:
+            trainer, began = training_callback_attributes.trainer, time.monotonic()
+
+            def stop_when_out_of_time(step: int) -> None:
+                if time.monotonic() - began > 60.0 * self.config.train_minutes:
+                    trainer.stop_training = True  # the trainer ends the loop and saves a final checkpoint
+
+            callbacks.append(TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], stop_when_out_of_time))
+        return callbacks
 
     def get_param_groups(self) -> Dict[str, List[Parameter]]:
         return {**self.datamanager.get_param_groups(), **self.model.get_param_groups()}
