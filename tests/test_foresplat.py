@@ -3,6 +3,7 @@
 import copy
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -142,3 +143,19 @@ def test_refine_starts_from_the_prediction(scenes, tmp_path):
     assert torch.all(model.features_rest[:, 3:] == 0)
     initializer, config, _, resolution = load_initializer(run_dir)
     assert config == SMALL and resolution == 32
+
+
+def test_export_of_a_foresplat_run_writes_the_preview_prediction(scenes, tmp_path):
+    from plyfile import PlyData
+
+    from nerfstudio.scripts.exporter import ExportGaussianSplat
+
+    trainer = _train(small_config(scenes, tmp_path / "run", 2))
+    config_path = trainer.checkpoint_dir.parent / "config.yml"
+    ExportGaussianSplat(load_config=config_path, output_dir=tmp_path / "export").main()
+    vertex = PlyData.read(str(tmp_path / "export" / "splat.ply"))["vertex"]
+    preview = trainer.pipeline.model.gauss_params
+    # 2 context views of 32x32, one Gaussian per 2x2 patch; SH degree 1 gives 3 rest bands x 3 colours.
+    assert vertex.count == preview["means"].shape[0] == 2 * 16 * 16
+    assert len([p for p in vertex.properties if p.name.startswith("f_rest_")]) == 9
+    assert np.allclose(np.sort(vertex["x"]), np.sort(preview["means"][:, 0].numpy()), atol=1e-6)

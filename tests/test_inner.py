@@ -8,7 +8,6 @@ from nerfstudio.engine.optimizers import Optimizers
 from foresplat_ns.gaussians import Gaussians
 from foresplat_ns.meta.inner import InnerLoop, InnerLoopConfig, splatfacto_start
 from foresplat_ns.meta.losses import photometric_loss
-from foresplat_ns.method_configs import splatfacto_optimizers
 from foresplat_ns.rendering.views import render_views
 
 
@@ -33,10 +32,13 @@ def test_inner_loop_matches_nerfstudio_optimizers():
 
     # The same five steps through nerfstudio's own optimisers and schedulers, as its trainer runs them.
     params = {k: torch.nn.Parameter(v.detach().clone()) for k, v in start.to_splatfacto().items()}
-    optimizers = Optimizers(splatfacto_optimizers(), {k: [p] for k, p in params.items()})
+    # nerfstudio's own splatfacto method config, not ours: the settings must be splatfacto's.
+    from nerfstudio.configs.method_configs import method_configs
+
+    optimizers = Optimizers(method_configs["splatfacto"].optimizers, {k: [p] for k, p in params.items()})
     for step, view in enumerate(views):
         renders = render_views(Gaussians.from_splatfacto(params), cameras[view : view + 1], torch.zeros(3), sh_degree=3)
-        photometric_loss(renders.rgb, images[view : view + 1]).backward()
+        photometric_loss(renders.rgb.clamp(0, 1), images[view : view + 1]).backward()
         optimizers.optimizer_step_all()
         optimizers.scheduler_step_all(step)
         optimizers.zero_grad_all()

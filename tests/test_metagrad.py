@@ -1,6 +1,7 @@
 """MetaGrad: the surrogate hands θ0 exactly Σ w_s ∇L_out(θ_s); memory does not grow with K."""
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -43,7 +44,7 @@ def test_anchor_zero_only_is_the_zero_step_gradient(batch):
 
     zero = copy.deepcopy(config)
     zero.mode = "zero-step"
-    norm = Normalisation.of(b.context_cameras)
+    norm = Normalisation.of_batch(b)
     reference_loss, _ = scene_loss(norm.gaussians(theta0), norm.batch(b), zero, training_background(zero, 5, "cpu"))
     reference = _grads(theta0, reference_loss)
     for name in meta:
@@ -58,7 +59,7 @@ def test_metagrad_equals_an_explicit_first_order_loop(batch):
     meta = _grads(theta0, meta_step(config, theta0, b, step=step).surrogate)
 
     # Independent: unroll, keep every anchor state, one torch.autograd.grad per anchor, chain to θ0 by hand.
-    norm = Normalisation.of(b.context_cameras)
+    norm = Normalisation.of_batch(b)
     nb = norm.batch(b)
     anchors = dict(sample_anchors(config, np.random.default_rng([step, 7])))
     background = training_background(config, step, "cpu")
@@ -70,7 +71,8 @@ def test_metagrad_equals_an_explicit_first_order_loop(batch):
     expected = {name: torch.zeros_like(v) for name, v in theta0.params().items()}
     for s, w in anchors.items():
         leaf = states[s].map(lambda t: t.clone().requires_grad_(True))
-        loss, _ = scene_loss(leaf, nb, config, background)
+        loss_config = config if s == 0 else dataclasses.replace(config, context_weight=0.0)
+        loss, _ = scene_loss(leaf, nb, loss_config, background)
         g = dict(zip(leaf.params(), torch.autograd.grad(loss, list(leaf.params().values()))))
         # θ_norm = (θ0 - c) * scale for means, + log(scale) for log-scales: the chain rule multiplies means by scale.
         for name in expected:

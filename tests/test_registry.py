@@ -12,10 +12,11 @@ def test_entry_point_yields_method_specification():
     from importlib.metadata import entry_points
 
     points = entry_points(group="nerfstudio.method_configs")
-    assert "foresplat-refine" in points.names
-    spec = points["foresplat-refine"].load()
-    assert isinstance(spec, MethodSpecification)
-    assert spec.config.method_name == "foresplat-refine"
+    for name in ("foresplat", "foresplat-refine"):
+        assert name in points.names
+        spec = points[name].load()
+        assert isinstance(spec, MethodSpecification)
+        assert spec.config.method_name == name
 
 
 def test_discover_methods_finds_ours():
@@ -54,8 +55,9 @@ def test_builtin_defaults_unchanged():
         "assert d.eval_mode == 'fraction'\n"
         "builtin = NerfstudioDataParserConfig()\n"
         "assert all_dataparsers['nerfstudio-data'] == builtin\n"
-        "ours = [k for k in all_dataparsers if k.startswith('foresplat')]\n"
-        "assert all(all_dataparsers[k] != v for k in ours for n, v in all_dataparsers.items() if n != k)\n"
+        "assert all_methods['foresplat'].pipeline.model.__class__.__name__ == 'ForesplatModelConfig'\n"
+        "from importlib.metadata import entry_points\n"
+        "assert not [e for e in entry_points(group='nerfstudio.dataparser_configs') if e.value.startswith('foresplat_ns')]\n"
         "print('ok')"
     )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -108,7 +108,7 @@ def refine_and_record(
     start: Start, scene: Scene, batch: SceneBatch, config: BenchConfig, on_renders: Optional[Callable] = None
 ) -> List[Dict]:
     """Refine from one start and record target-view quality at each listed step."""
-    norm = Normalisation.of(batch.context_cameras)
+    norm = Normalisation.of_batch(batch)
     initial = norm.gaussians(start.make(batch, scene))
     inner_config = InnerLoopConfig(**{**vars(config.inner), "sh_schedule": start.sh_schedule})
     loop = InnerLoop(inner_config, initial, batch.context_images, norm.cameras(batch.context_cameras), seed=config.seed)

@@ -35,6 +35,8 @@ class SceneBatch:
     """Upper bound of scene depth."""
     context_depths: Optional[Float[Tensor, "context height width"]] = None
     target_depths: Optional[Float[Tensor, "target height width"]] = None
+    camera_centres: Optional[Float[Tensor, "views 3"]] = None
+    """Centres of all the scene's cameras: nerfstudio normalises a scene by all its poses."""
 
     def to(self, device: torch.device | str) -> "SceneBatch":
         """The same batch with every tensor on `device`."""
@@ -51,6 +53,7 @@ class SceneBatch:
             far=self.far,
             context_depths=move(self.context_depths),
             target_depths=move(self.target_depths),
+            camera_centres=move(self.camera_centres),
         )
 
 
@@ -106,6 +109,7 @@ def make_batch(scene: Scene, context: Sequence[int], target: Sequence[int]) -> S
         far=scene.far,
         context_depths=None if depth is None else depth[context_t],
         target_depths=None if depth is None else depth[target_t],
+        camera_centres=scene.cameras.camera_to_worlds[:, :3, 3].clone(),
     )
 
 

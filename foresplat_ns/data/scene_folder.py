@@ -189,10 +189,14 @@ def parse_scene(entry: SceneEntry) -> list:
     return outputs
 
 
-def working_size(width: int, height: int, resolution: int) -> tuple[int, int]:
-    """Image size whose longer side is `resolution`, keeping the aspect ratio."""
+def working_size(width: int, height: int, resolution: int, multiple: int = 8) -> tuple[int, int]:
+    """Image size whose longer side is about `resolution`, keeping the aspect ratio, in multiples of `multiple`.
+
+    Multiples of 8 suit the initializer's downsampling levels and patch sizes.
+    """
     scale = resolution / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
+    snap = lambda x: max(multiple, multiple * round(x * scale / multiple))  # noqa: E731
+    return snap(width), snap(height)
 
 
 def load_scene(entry: SceneEntry, resolution: int) -> Scene:
@@ -297,12 +301,18 @@ def _read_depths(filenames: List[Path], unit: float, width: int, height: int) ->
 
 def _depth_range(entry: SceneEntry, cameras: Cameras, points: Optional[Tensor]) -> tuple[float, float]:
     """Near/far of the scene: written by our generator, else from the point cloud, else from the cameras."""
-    for meta_file in (entry.path / "transforms.json", entry.path / "transforms_train.json"):
+    stated = stated_depth_range(entry.path)
+    return stated if stated is not None else estimate_depth_range(cameras, points)
+
+
+def stated_depth_range(folder: Path) -> Optional[tuple[float, float]]:
+    """Near/far that a scene states in its transforms file (our generator writes them), or None."""
+    for meta_file in (folder / "transforms.json", folder / "transforms_train.json"):
         if meta_file.is_file():
             extra = json.loads(meta_file.read_text()).get("foresplat", {})
             if "near" in extra and "far" in extra:
                 return float(extra["near"]), float(extra["far"])
-    return estimate_depth_range(cameras, points)
+    return None
 
 
 def estimate_depth_range(cameras: Cameras, points: Optional[Tensor]) -> tuple[float, float]:
@@ -315,7 +325,9 @@ def estimate_depth_range(cameras: Cameras, points: Optional[Tensor]) -> tuple[fl
         z = -(rel @ c2w[:, :3, 2:3]).squeeze(-1)
         z = z[z > 0]
         if z.numel() >= 8:
-            lo, hi = torch.quantile(z[:100_000], torch.tensor([0.01, 0.99])).tolist()
+            # A strided subsample keeps every camera represented (quantile has an input size limit).
+            z = z[:: max(1, z.numel() // 100_000)]
+            lo, hi = torch.quantile(z, torch.tensor([0.01, 0.99])).tolist()
             return max(lo * 0.5, 1e-3), hi * 1.5
     spread = float((centres - centres.mean(0)).norm(dim=-1).max().clamp_min(1e-3))
     return 0.05 * spread, 20.0 * spread

@@ -114,7 +114,8 @@ class InnerLoop:
         )
         if self.strategy is not None:
             self.strategy.step_pre_backward(self.params, self.optimizers, self.strategy_state, self.step_count, renders.meta)
-        loss = photometric_loss(renders.rgb, self.images[view : view + 1], self.config.ssim_lambda)
+        # Splatfacto clamps its rendered colours before the loss.
+        loss = photometric_loss(renders.rgb.clamp(0.0, 1.0), self.images[view : view + 1], self.config.ssim_lambda)
         loss.backward()
         for optimizer in self.optimizers.values():
             optimizer.step()

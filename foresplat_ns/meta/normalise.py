@@ -21,11 +21,18 @@ class Normalisation:
     scale: float
 
     @classmethod
-    def of(cls, cameras: Cameras) -> "Normalisation":
-        """The normalisation of these cameras (the views refinement trains on)."""
-        centres = cameras.camera_to_worlds.reshape(-1, 3, 4)[:, :3, 3]
+    def of(cls, centres: Tensor) -> "Normalisation":
+        """The normalisation of cameras with these centres [V, 3]."""
         centre = centres.mean(0)
         return cls(centre, 1.0 / float((centres - centre).abs().max().clamp_min(1e-6)))
+
+    @classmethod
+    def of_batch(cls, batch: SceneBatch) -> "Normalisation":
+        """As nerfstudio would normalise the batch's scene: by all its cameras (context cameras if unknown)."""
+        centres = batch.camera_centres
+        if centres is None:
+            centres = batch.context_cameras.camera_to_worlds.reshape(-1, 3, 4)[:, :3, 3]
+        return cls.of(centres)
 
     def cameras(self, cameras: Cameras) -> Cameras:
         c2w = cameras.camera_to_worlds.clone()

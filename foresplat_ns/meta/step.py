@@ -14,7 +14,7 @@ changes the gradient that reaches θ0:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Literal, Optional, Tuple
 
 import numpy as np
@@ -97,6 +97,8 @@ def scene_loss(
 def sample_anchors(config: MetaConfig, rng: np.random.Generator) -> List[Tuple[int, float]]:
     """(step, weight) of each anchor: K always, further steps sampled from 1..K-1, optionally step 0."""
     k = config.inner_steps
+    if k == 0:
+        return [(0, 1.0)]
     candidates = np.arange(1, k)
     extra = min(max(config.num_anchors - 1, 0), len(candidates))
     if extra:
@@ -113,12 +115,16 @@ def sample_anchors(config: MetaConfig, rng: np.random.Generator) -> List[Tuple[i
 
 
 def outer_gradient(
-    gaussians: Gaussians, batch: SceneBatch, config: MetaConfig, background: Tensor
+    gaussians: Gaussians, batch: SceneBatch, config: MetaConfig, background: Tensor, targets_only: bool
 ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
-    """∇θ L_out(θ) for detached Gaussians θ, per parameter, with the loss's metrics."""
+    """∇θ L_out(θ) for detached Gaussians θ, per parameter, with the loss's metrics.
+
+    L_out is the target-view loss; with `targets_only` False it is the zero-step loss (plus context views).
+    """
     leaf = gaussians.detach().map(lambda t: t.clone().requires_grad_(True))
     params = leaf.params()
-    loss, metrics = scene_loss(leaf, batch, config, background)
+    loss_config = replace(config, context_weight=0.0) if targets_only else config
+    loss, metrics = scene_loss(leaf, batch, loss_config, background)
     grads = torch.autograd.grad(loss, list(params.values()))
     return dict(zip(params, grads)), metrics
 
@@ -142,7 +148,8 @@ def metagrad(
             loop.step()
             inner_seconds += time.perf_counter() - begin
         if s in anchors:
-            grads, m = outer_gradient(loop.gaussians(), batch, config, background)
+            # Step 0 is the vanilla (zero-step) anchor; later anchors measure the held-out target views only.
+            grads, m = outer_gradient(loop.gaussians(), batch, config, background, targets_only=s > 0)
             for name, g in grads.items():
                 total[name] = total.get(name, 0.0) + anchors[s] * g
             # Anchors are logged by rank (their steps vary from step to step).
@@ -173,7 +180,7 @@ def meta_step(config: MetaConfig, prediction: Gaussians, batch: SceneBatch, step
         return MetaStepResult(surrogate=loss, metrics=metrics)
     if config.mode == "metagrad":
         # Refine in nerfstudio's normalised frame, where splatfacto's learning rates apply.
-        norm = Normalisation.of(batch.context_cameras)
+        norm = Normalisation.of_batch(batch)
         theta0 = norm.gaussians(prediction)
         gradient, metrics = metagrad(config, theta0, norm.batch(batch), step)
         return MetaStepResult(surrogate=surrogate_loss(theta0, gradient), metrics=metrics)

@@ -40,7 +40,13 @@ def _run_config(ckpt: Path):
     config_file = ckpt.parent.parent / "config.yml"
     if not config_file.is_file():
         return None
-    return yaml.load(config_file.read_text(), Loader=yaml.Loader)
+    try:
+        run = yaml.load(config_file.read_text(), Loader=yaml.Loader)
+    except Exception as error:
+        raise CheckpointError(f"cannot read {config_file} ({type(error).__name__}): pass a `ns-train foresplat` run") from None
+    if getattr(run, "method_name", None) != "foresplat":
+        raise CheckpointError(f"{config_file.parent} is a `{getattr(run, 'method_name', '?')}` run, not `foresplat`: pass a `ns-train foresplat` run")
+    return run
 
 
 def initializer_state(ckpt: Path) -> dict:

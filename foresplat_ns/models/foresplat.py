@@ -54,14 +54,15 @@ class ForesplatModel(ForesplatRefineModel):
         self.register_buffer("preview_c2w", torch.zeros(0, 3, 4))
         self.register_buffer("preview_intrinsics", torch.zeros(0, 4))
         self.register_buffer("preview_depth_range", torch.zeros(2))
-        if self.config.initializer_checkpoint is not None:
-            from foresplat_ns.models.checkpoints import CheckpointError, load_initializer_weights
 
-            try:
-                load_initializer_weights(self.initializer, self.config.initializer, self.config.initializer_checkpoint)
-            except CheckpointError as error:
-                raise SystemExit(f"foresplat: {error}") from None
+    def load_initializer_checkpoint(self) -> None:
+        """Start from a trained initializer (`initializer_checkpoint`), e.g. to fine-tune it with MetaGrad."""
+        from foresplat_ns.models.checkpoints import CheckpointError, load_initializer_weights
 
+        try:
+            load_initializer_weights(self.initializer, self.config.initializer, self.config.initializer_checkpoint)
+        except CheckpointError as error:
+            raise SystemExit(f"foresplat: {error}") from None
     def predict(self, images: Tensor, cameras: Cameras, near: float, far: float) -> Gaussians:
         """The initializer's Gaussians for a scene's context views."""
         return self.initializer(images, cameras, near, far)
@@ -102,6 +103,10 @@ class ForesplatModel(ForesplatRefineModel):
         for name in ("preview_images", "preview_c2w", "preview_intrinsics"):
             if name in state_dict:
                 setattr(self, name, torch.zeros_like(state_dict[name], device=self.preview_images.device))
+        # Splatfacto resizes only the count; the prediction's SH degree may differ from sh_degree.
+        for name in list(self.gauss_params):
+            if f"gauss_params.{name}" in state_dict:
+                self.gauss_params[name] = Parameter(torch.zeros_like(state_dict[f"gauss_params.{name}"]))
         super().load_state_dict(state_dict, **kwargs)
         for p in self.gauss_params.values():
             p.requires_grad_(False)

@@ -88,6 +88,8 @@ class ForesplatRefineModel(SplatfactoModel):
             params["features_dc"] = torch.logit(SH2RGB(params["features_dc"]).clamp(0.0, 1.0), eps=1e-6)
         for name, value in params.items():
             self.gauss_params[name] = torch.nn.Parameter(value.clone().contiguous())
+        # The predicted view-dependent colour is part of the start: render every SH band from step 0.
+        self.full_sh_from_start = True
 
     def _set_colors(self, rgb: Tensor) -> None:
         """Seed colours the way splatfacto does: SH DC (rest zero), or logits without SH."""
@@ -167,6 +169,8 @@ class ForesplatRefineModel(SplatfactoModel):
         """SH coefficients and the degree splatfacto's schedule has reached, or plain RGB without SH."""
         colors = torch.cat((params["features_dc"][:, None, :], params["features_rest"]), dim=1)
         if self.config.sh_degree > 0:
+            if getattr(self, "full_sh_from_start", False):
+                return colors, self.config.sh_degree
             return colors, min(self.step // self.config.sh_degree_interval, self.config.sh_degree)
         return torch.sigmoid(colors).squeeze(1), None
 

@@ -83,6 +83,9 @@ class ForesplatPipeline(Pipeline):
             seed_points=None,
         )
         self.model.to(device)
+        # Only training starts from another run's weights; evaluation and export load this run's own.
+        if test_mode == "val" and config.model.initializer_checkpoint is not None:
+            self.model.load_initializer_checkpoint()
         if test_mode != "inference":
             preview = self.preview_batch()
             self.model.set_preview(preview.context_images, preview.context_cameras, preview.near, preview.far)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional, Type
@@ -15,7 +14,7 @@ from nerfstudio.cameras.cameras import Cameras, CameraType
 from nerfstudio.pipelines.base_pipeline import VanillaPipeline, VanillaPipelineConfig
 from nerfstudio.utils.rich_utils import CONSOLE
 
-from foresplat_ns.data.scene_folder import estimate_depth_range, working_size
+from foresplat_ns.data.scene_folder import estimate_depth_range, stated_depth_range, working_size
 from foresplat_ns.gaussians import Gaussians
 
 
@@ -74,12 +73,10 @@ class ForesplatRefinePipeline(VanillaPipeline):
         """Near/far in the dataparser's frame: the scene's own bounds if it states them, else from its points."""
         outputs = self.datamanager.train_dataparser_outputs
         data = Path(self.datamanager.config.dataparser.data)
-        meta = data / "transforms.json" if data.is_dir() else data
-        if meta.is_file() and meta.suffix == ".json":
-            extra = json.loads(meta.read_text()).get("foresplat", {})
-            if "near" in extra and "far" in extra:
-                scale = float(outputs.dataparser_scale)
-                return float(extra["near"]) * scale, float(extra["far"]) * scale
+        stated = stated_depth_range(data if data.is_dir() else data.parent)
+        if stated is not None:
+            scale = float(outputs.dataparser_scale)
+            return stated[0] * scale, stated[1] * scale
         return estimate_depth_range(cameras, outputs.metadata.get("points3D_xyz"))
 
 
