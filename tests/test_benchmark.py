@@ -87,3 +87,15 @@ def test_refinement_improves_on_the_splatfacto_start(results):
     for scene in ("scene_0001", "scene_0002"):
         by_step = {r["step"]: r["psnr"] for r in records if r["scene"] == scene and r["start"] == "splatfacto"}
         assert by_step[7] > by_step[0]
+
+
+def test_frustum_mask_matches_nerfstudio_projection():
+    from nerfstudio.cameras.cameras import Cameras
+
+    from foresplat_ns.benchmark.run import in_any_frustum
+
+    c2w = torch.eye(4)[:3][None]  # at the origin, looking along -z
+    camera = Cameras(camera_to_worlds=c2w, fx=10.0, fy=10.0, cx=8.0, cy=8.0, width=16, height=16)
+    # Half-width of the view at depth 1 is cx / fx = 0.8.
+    points = torch.tensor([[0.0, 0.0, -1.0], [0.79, 0.0, -1.0], [0.81, 0.0, -1.0], [0.0, -0.79, -1.0], [0.0, 0.0, 1.0]])
+    assert in_any_frustum(points, camera).tolist() == [True, True, False, True, False]

@@ -30,8 +30,8 @@ class BenchCommand:
     out: Path = Path("results/bench")
     """Output folder: results.json, results.csv, table.md, psnr_vs_steps.png, renders/."""
     starts: List[str] = field(default_factory=lambda: ["splatfacto", "random"])
-    """Starts, comma- or space-separated: splatfacto (the scene's point cloud), random, NAME=RUN (a
-    `ns-train foresplat` run folder or checkpoint file)."""
+    """Starts, comma- or space-separated: splatfacto (the scene's point cloud), splatfacto-context (its points
+    inside the context views' frusta), random, NAME=RUN (a `ns-train foresplat` run folder or checkpoint file)."""
     steps: List[int] = field(default_factory=lambda: [0, 10, 25, 50, 100, 200, 500, 1000])
     """Refinement steps at which target views are evaluated."""
     resolution: int = 64

@@ -40,14 +40,22 @@ class Start:
 
 
 def parse_start(spec: str, num_random: int = 10000, seed: int = 0) -> Start:
-    """`splatfacto`, `random`, or `NAME=PATH` (a `ns-train foresplat` run folder or checkpoint)."""
-    if spec == "splatfacto":
+    """`splatfacto`, `splatfacto-context`, `random`, or `NAME=PATH` (a `ns-train foresplat` run folder or checkpoint).
+
+    `splatfacto-context` keeps only the points inside some context view's frustum: what an SfM seed of
+    the context views alone could contain.
+    """
+    if spec in ("splatfacto", "splatfacto-context"):
         def make(batch: SceneBatch, scene: Scene) -> Gaussians:
             if scene.points is None or len(scene.points) < 4:
                 raise StartError(f"scene {scene.name} has no point cloud: the splatfacto start needs one (use random)")
-            return splatfacto_start(scene.points, scene.point_colors, seed=seed)
+            points, colors = scene.points, scene.point_colors
+            if spec == "splatfacto-context":
+                keep = in_any_frustum(points, batch.context_cameras)
+                points, colors = points[keep], colors[keep]
+            return splatfacto_start(points, colors, seed=seed)
 
-        return Start("splatfacto", make)
+        return Start(spec, make)
     if spec == "random":
         def make(batch: SceneBatch, scene: Scene) -> Gaussians:
             lo, hi = _scene_box(scene)
@@ -70,6 +78,18 @@ def parse_start(spec: str, num_random: int = 10000, seed: int = 0) -> Start:
         return initializer(batch.context_images, batch.context_cameras, batch.near, batch.far)
 
     return Start(name, make, sh_schedule="full")
+
+
+def in_any_frustum(points: Tensor, cameras: Cameras) -> Tensor:
+    """Mask of the points that project inside at least one camera's image, in front of it."""
+    c2w = cameras.camera_to_worlds.reshape(-1, 3, 4)
+    rel = points[None] - c2w[:, None, :, 3]
+    local = torch.einsum("cpi,cij->cpj", rel, c2w[:, :, :3])  # camera frame, OpenGL axes
+    z = -local[..., 2]
+    u = cameras.fx.reshape(-1, 1) * local[..., 0] / z.clamp_min(1e-6) + cameras.cx.reshape(-1, 1)
+    v = -cameras.fy.reshape(-1, 1) * local[..., 1] / z.clamp_min(1e-6) + cameras.cy.reshape(-1, 1)
+    inside = (z > 0) & (u >= 0) & (v >= 0) & (u < cameras.width.reshape(-1, 1)) & (v < cameras.height.reshape(-1, 1))
+    return inside.any(dim=0)
 
 
 def _scene_box(scene: Scene) -> Tuple[Tensor, Tensor]:
