@@ -1,0 +1,44 @@
+"""Matrix-free Gauss-Newton products (JᵀJ + Λ) v of a rendering residual, for the IFT solve."""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, Literal
+
+import torch
+from torch import Tensor
+
+TensorDict = Dict[str, Tensor]
+ProductMode = Literal["forward", "finite-difference"]
+
+
+def jacobian_vector(
+    residual: Callable[[TensorDict], Tensor], theta: TensorDict, v: TensorDict, mode: ProductMode, eps: float = 1e-3
+) -> Tensor:
+    """J v of the residual at θ: forward-mode AD, or a central difference of two evaluations (any renderer)."""
+    if mode == "forward":
+        return torch.func.jvp(residual, (theta,), (v,))[1]
+    plus = residual({k: theta[k] + eps * v[k] for k in theta})
+    minus = residual({k: theta[k] - eps * v[k] for k in theta})
+    return (plus - minus) / (2.0 * eps)
+
+
+def gauss_newton_product(
+    residual: Callable[[TensorDict], Tensor],
+    theta: TensorDict,
+    v: TensorDict,
+    damping: TensorDict | None = None,
+    mode: ProductMode = "forward",
+    eps: float = 1e-3,
+) -> TensorDict:
+    """(JᵀJ + Λ) v with J the Jacobian of `residual` at θ and Λ = diag(`damping`) (zero when None).
+
+    JᵀJ is the Gauss-Newton matrix of ½||residual||², positive semi-definite, so with Λ > 0 the
+    product is that of an SPD matrix, as conjugate gradient needs.
+    """
+    theta = {k: t.detach() for k, t in theta.items()}
+    jv = jacobian_vector(residual, theta, v, mode, eps).detach()
+    _, pullback = torch.func.vjp(residual, theta)
+    (jtjv,) = pullback(jv)
+    if damping is None:
+        return jtjv
+    return {k: jtjv[k] + damping[k] * v[k] for k in jtjv}
