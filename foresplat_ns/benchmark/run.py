@@ -103,10 +103,15 @@ class BenchConfig:
     """Settings shared by every start."""
 
     steps: List[int] = field(default_factory=lambda: [0, 10, 25, 50, 100, 200, 500, 1000])
+    """Refinement steps at which target views are evaluated."""
     num_context: int = 4
+    """Context views: network input and refinement supervision."""
     num_target: int = 4
+    """Target views: evaluation only."""
     inner: InnerLoopConfig = field(default_factory=InnerLoopConfig)
+    """The refinement (splatfacto's settings)."""
     seed: int = 0
+    """Seed of view selection and view order."""
 
 
 def select_views(scene: Scene, index: int, config: BenchConfig) -> SceneBatch:

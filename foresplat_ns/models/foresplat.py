@@ -8,7 +8,7 @@ preview scene, so the viewer shows that prediction live, and `ns-export gaussian
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Type
+from typing import Dict, List, Type
 
 import torch
 from torch import Tensor
