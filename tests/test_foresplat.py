@@ -159,3 +159,46 @@ def test_export_of_a_foresplat_run_writes_the_preview_prediction(scenes, tmp_pat
     assert vertex.count == preview["means"].shape[0] == 2 * 16 * 16
     assert len([p for p in vertex.properties if p.name.startswith("f_rest_")]) == 9
     assert np.allclose(np.sort(vertex["x"]), np.sort(preview["means"][:, 0].numpy()), atol=1e-6)
+
+
+def test_ift_run_trains_and_its_refinement_keeps_the_proximal_term(scenes, tmp_path):
+    from foresplat_ns.benchmark.run import parse_start
+    from foresplat_ns.method_configs import foresplat_refine
+
+    config = small_config(scenes, tmp_path / "ift", 2)
+    config.pipeline.meta.mode = "ift"
+    config.pipeline.meta.inner_steps = 2
+    config.pipeline.meta.ift.cg_iterations = 3
+    torch.manual_seed(0)
+    pipeline = config.pipeline.setup(device="cpu", test_mode="val")
+    optimizers = Optimizers(config.optimizers, pipeline.get_param_groups())
+    before = {k: v.clone() for k, v in pipeline.model.initializer.state_dict().items()}
+    _, losses, metrics = pipeline.get_train_loss_dict(step=0)
+    losses["meta_surrogate"].backward()
+    optimizers.optimizer_step_all()
+    changed = [k for k, v in pipeline.model.initializer.state_dict().items() if not torch.equal(v, before[k])]
+    assert len(changed) > 0.9 * len(before)
+    assert 1 <= metrics["cg_iterations"] <= 3 and metrics["ift_seconds"] > 0
+
+    # Refinement from an IFT-trained initializer adds the same proximal term.
+    run_dir = _train(config).checkpoint_dir.parent
+    assert parse_start(f"ift={run_dir}").proximal == config.pipeline.meta.ift
+    refine = copy.deepcopy(foresplat_refine.config)
+    refine.pipeline.datamanager.data = next((scenes / "eval").iterdir())
+    refine.pipeline.model.initializer_checkpoint = run_dir
+    refine_pipeline = refine.pipeline.setup(device="cpu", test_mode="val")
+    model = refine_pipeline.model
+    camera, batch = refine_pipeline.datamanager.next_train(0)
+
+    def losses():
+        model.eval()  # render without the trainer's densification hooks
+        outputs = model.get_outputs(camera)
+        model.train()
+        return model.get_loss_dict(outputs, batch)
+
+    assert float(losses()["proximal_loss"]) == 0.0
+    _, weights = model.proximal
+    with torch.no_grad():
+        model.gauss_params["means"] += 0.01
+    expected = 0.5 * float(weights["means"].sum()) * 3 * 0.01**2
+    assert float(losses()["proximal_loss"]) == pytest.approx(expected, rel=1e-3)

@@ -274,3 +274,35 @@ def test_deterministic_for_a_fixed_seed(context):
     for name in first.params():
         assert torch.equal(getattr(first, name), getattr(second, name)), name
     assert not torch.equal(first.sh_rest, other.sh_rest)
+
+
+@pytest.mark.parametrize("patch_size", [1, 2])
+def test_border_cells_continue_the_grid_beyond_the_image(context, patch_size):
+    """Inside the image the Gaussians are those without a border; the extra ring continues the edge
+    cells' depths along rays that project onto the cell centres outside the image."""
+    images, cameras, near, far, _ = context
+    margin, views, grid = 2, len(CONTEXT), RESOLUTION // patch_size
+    plain = _network(patch_size=patch_size)
+    bordered = _network(patch_size=patch_size, border_cells=margin)
+    with torch.no_grad():
+        inner = plain.predict(images, cameras, near, far)
+        outer = bordered.predict(images, cameras, near, far)
+    size = grid + 2 * margin
+    assert outer.gaussians.num_gaussians == views * size * size
+    means = outer.gaussians.means.reshape(views, size, size, 3)
+    assert torch.allclose(means[:, margin:-margin, margin:-margin], inner.gaussians.means.reshape(views, grid, grid, 3), atol=1e-6)
+    depths = outer.depths[..., 0]
+    assert torch.equal(depths[:, :margin, margin:-margin], depths[:, margin : margin + 1, margin:-margin].expand(-1, margin, -1))
+    assert torch.equal(depths[:, margin:-margin, -margin:], depths[:, margin:-margin, -margin - 1 : -margin].expand(-1, -1, margin))
+
+    # With no offset, every mean projects onto its cell's centre, outside the image for the ring.
+    centred = _network(patch_size=patch_size, border_cells=margin, offset_scale=0.0)
+    with torch.no_grad():
+        means = centred(images, cameras, near, far).means.reshape(views, size, size, 3)
+    viewmats, ks = get_viewmat(cameras.camera_to_worlds), cameras.get_intrinsics_matrices()
+    camera_points = torch.einsum("vij,vhwj->vhwi", viewmats[:, :3, :3], means) + viewmats[:, None, None, :3, 3]
+    pixels = torch.einsum("vij,vhwj->vhwi", ks, camera_points)
+    pixels = pixels[..., :2] / pixels[..., 2:]
+    centres = (torch.arange(-margin, grid + margin) + 0.5) * patch_size
+    rows, cols = torch.meshgrid(centres, centres, indexing="ij")
+    assert torch.allclose(pixels, torch.stack([cols, rows], -1).expand_as(pixels), atol=1e-3)

@@ -20,6 +20,7 @@ from foresplat_ns.gaussians import Gaussians
 from foresplat_ns.meta.inner import InnerLoop, InnerLoopConfig, random_start, splatfacto_start
 from foresplat_ns.meta.losses import psnr
 from foresplat_ns.meta.normalise import Normalisation
+from foresplat_ns.meta.proximal import proximal_weights
 from foresplat_ns.rendering.views import render_views
 
 
@@ -37,6 +38,8 @@ class Start:
     """Initial Gaussians from the context views (and the scene's point cloud), world frame of the scene."""
     sh_schedule: str = "splatfacto"
     """SH schedule of its refinement: splatfacto's (from degree 0) or 'full' for predicted SH."""
+    proximal: Optional[object] = None
+    """The `IFTConfig` of an initializer meta-trained with IFT: refinement adds its proximal term."""
 
 
 def parse_start(spec: str, num_random: int = 10000, seed: int = 0) -> Start:
@@ -65,10 +68,11 @@ def parse_start(spec: str, num_random: int = 10000, seed: int = 0) -> Start:
     if "=" not in spec:
         raise StartError(f"unknown start {spec!r}: use splatfacto, random or NAME=CHECKPOINT")
     name, path = spec.split("=", 1)
-    from foresplat_ns.models.checkpoints import CheckpointError, load_initializer
+    from foresplat_ns.models.checkpoints import CheckpointError, load_initializer, trained_proximal
 
     try:
         initializer, _, _, _ = load_initializer(Path(path))
+        proximal = trained_proximal(Path(path))
     except CheckpointError as error:
         raise StartError(f"start {name}: {error}") from None
     initializer.eval()
@@ -77,7 +81,7 @@ def parse_start(spec: str, num_random: int = 10000, seed: int = 0) -> Start:
     def make(batch: SceneBatch, scene: Scene) -> Gaussians:
         return initializer(batch.context_images, batch.context_cameras, batch.near, batch.far)
 
-    return Start(name, make, sh_schedule="full")
+    return Start(name, make, sh_schedule="full", proximal=proximal)
 
 
 def in_any_frustum(points: Tensor, cameras: Cameras) -> Tensor:
@@ -136,7 +140,12 @@ def refine_and_record(
     norm = Normalisation.of_batch(batch)
     initial = norm.gaussians(start.make(batch, scene))
     inner_config = InnerLoopConfig(**{**vars(config.inner), "sh_schedule": start.sh_schedule})
-    loop = InnerLoop(inner_config, initial, batch.context_images, norm.cameras(batch.context_cameras), seed=config.seed)
+    proximal = None
+    if start.proximal is not None and initial.confidence is not None:
+        proximal = proximal_weights(initial.confidence, start.proximal)
+    loop = InnerLoop(
+        inner_config, initial, batch.context_images, norm.cameras(batch.context_cameras), seed=config.seed, proximal=proximal
+    )
     target_cameras = norm.cameras(batch.target_cameras)
     records, elapsed = [], 0.0
     for step in sorted(set(config.steps)):

@@ -34,6 +34,9 @@ class InitializerConfig(InstantiateConfig):
     patch_size: int = 1
     """One group of Gaussians per patch_size x patch_size pixels (1, 2, 4, ...; at most 2^(levels-1)):
     the heads run on the decoder level of that resolution."""
+    border_cells: int = 0
+    """Extra rings of Gaussians beyond each image border, in grid cells: the edge cells' outputs continued
+    along the outward rays, so target views that see a little past the context views have no holes."""
     gaussians_per_pixel: int = 1
     """Gaussians predicted per pixel (per patch when patch_size > 1), each with its own depth."""
     sh_degree: int = 3
@@ -83,6 +86,8 @@ class InitializerConfig(InstantiateConfig):
             raise ValueError(
                 f"attention_heads {self.attention_heads} must divide the last channels entry {self.channels[-1]}"
             )
+        if self.border_cells < 0:
+            raise ValueError("border_cells must be non-negative")
         if self.gaussians_per_pixel < 1:
             raise ValueError("gaussians_per_pixel must be at least 1")
         if self.sh_degree < 0:

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from nerfstudio.cameras.cameras import Cameras
 
 from foresplat_ns.gaussians import Gaussians
-from foresplat_ns.initializer.adapter import Prediction, adapt
+from foresplat_ns.initializer.adapter import Prediction, RawGaussians, adapt
 from foresplat_ns.initializer.config import InitializerConfig
 from foresplat_ns.initializer.network import InitializerNetwork
 from foresplat_ns.initializer.plucker import camera_features, pixel_rays, plucker_embedding
@@ -67,8 +67,13 @@ class Initializer(nn.Module):
         camera = camera_features(cameras, pixels, centre, far, height, width).to(images.dtype)
         raw = self.network(images, embedding, camera)
 
-        grid = pixels if patch == 1 else pixel_rays(cameras, height, width, patch)
+        margin = self.config.border_cells
+        grid = pixels if patch == 1 and not margin else pixel_rays(cameras, height, width, patch, margin)
         colors = images if patch == 1 else F.avg_pool2d(images.permute(0, 3, 1, 2), patch).permute(0, 2, 3, 1)
+        if margin:
+            raw, colors = pad_raw(raw, margin), _pad_cells(colors, margin)
+            if depth_override is not None:
+                depth_override = _pad_cells(depth_override, margin)
         return adapt(raw, grid, colors, near, far, self.config, depth_override=depth_override)
 
     def forward(
@@ -84,3 +89,19 @@ class Initializer(nn.Module):
         See `predict` for the arguments.
         """
         return self.predict(images, cameras, near, far, depth_override).gaussians
+
+
+def _pad_cells(values: Float[Tensor, "view height width *rest"], margin: int) -> Float[Tensor, "view height2 width2 *rest"]:
+    """Continue a per-cell tensor `margin` cells beyond each border by repeating its edge cells."""
+    views, height, width = values.shape[:3]
+    rest = values.shape[3:]
+    flat = values.reshape(views, height, width, -1).permute(0, 3, 1, 2)
+    padded = F.pad(flat, (margin, margin, margin, margin), mode="replicate").permute(0, 2, 3, 1)
+    return padded.reshape(views, height + 2 * margin, width + 2 * margin, *rest)
+
+
+def pad_raw(raw: RawGaussians, margin: int) -> RawGaussians:
+    """Head outputs continued beyond the image borders: edge cells repeated along the outward rays."""
+    return RawGaussians(**{
+        name: None if value is None else _pad_cells(value, margin) for name, value in vars(raw).items()
+    })

@@ -38,7 +38,7 @@ class PixelRays:
         return depth * self.patch_size / focal
 
 
-def pixel_rays(cameras: Cameras, height: int, width: int, patch_size: int = 1) -> PixelRays:
+def pixel_rays(cameras: Cameras, height: int, width: int, patch_size: int = 1, margin: int = 0) -> PixelRays:
     """Rays through the centres of the `patch_size` cells of a `height` x `width` image.
 
     Pixel (i, j) has its centre at (j + 0.5, i + 0.5), as nerfstudio's `generate_rays`; a cell of
@@ -49,13 +49,14 @@ def pixel_rays(cameras: Cameras, height: int, width: int, patch_size: int = 1) -
         height: Image height in pixels; divisible by `patch_size`.
         width: Image width in pixels; divisible by `patch_size`.
         patch_size: Pixels per grid cell along each axis.
+        margin: Extra cells beyond each border, continuing the grid outside the image.
     """
     c2w = cameras.camera_to_worlds.reshape(-1, 3, 4)
     dtype, device = c2w.dtype, c2w.device
     fx, fy = cameras.fx.reshape(-1, 1, 1).to(dtype), cameras.fy.reshape(-1, 1, 1).to(dtype)
     cx, cy = cameras.cx.reshape(-1, 1, 1).to(dtype), cameras.cy.reshape(-1, 1, 1).to(dtype)
-    v = (torch.arange(height // patch_size, dtype=dtype, device=device) + 0.5) * patch_size
-    u = (torch.arange(width // patch_size, dtype=dtype, device=device) + 0.5) * patch_size
+    v = (torch.arange(-margin, height // patch_size + margin, dtype=dtype, device=device) + 0.5) * patch_size
+    u = (torch.arange(-margin, width // patch_size + margin, dtype=dtype, device=device) + 0.5) * patch_size
     v, u = torch.meshgrid(v, u, indexing="ij")
     # OpenGL camera frame: image y grows downwards, camera y upwards; the camera looks along -z.
     local = torch.stack(

@@ -17,9 +17,12 @@ def jacobian_vector(
     """J v of the residual at θ: forward-mode AD, or a central difference of two evaluations (any renderer)."""
     if mode == "forward":
         return torch.func.jvp(residual, (theta,), (v,))[1]
-    plus = residual({k: theta[k] + eps * v[k] for k in theta})
-    minus = residual({k: theta[k] - eps * v[k] for k in theta})
-    return (plus - minus) / (2.0 * eps)
+    # The step is `eps` along the unit direction, whatever the scale of v (CG's directions vary widely).
+    norm = torch.sqrt(sum((v[k] ** 2).sum() for k in theta))
+    step = eps / norm.clamp_min(1e-30)
+    plus = residual({k: theta[k] + step * v[k] for k in theta})
+    minus = residual({k: theta[k] - step * v[k] for k in theta})
+    return (plus - minus) / (2.0 * step)
 
 
 def gauss_newton_product(

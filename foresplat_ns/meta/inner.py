@@ -20,8 +20,9 @@ from torch import Tensor
 
 from nerfstudio.cameras.cameras import Cameras
 
-from foresplat_ns.gaussians import Gaussians
+from foresplat_ns.gaussians import SPLATFACTO_KEYS, Gaussians
 from foresplat_ns.meta.losses import photometric_loss
+from foresplat_ns.meta.proximal import proximal_penalty
 from foresplat_ns.rendering.views import render_views
 
 # Splatfacto's per-group Adam learning rates (nerfstudio 1.1.5 method config), eps 1e-15.
@@ -69,13 +70,27 @@ class InnerLoop:
         images: Float[Tensor, "views height width 3"],
         cameras: Cameras,
         seed: int = 0,
+        proximal: Optional[Dict[str, Tensor]] = None,
     ):
+        """Args:
+            config: Refinement settings.
+            start: Initial Gaussians (copied; the refinement never changes them).
+            images: Context images in [0, 1].
+            cameras: Their cameras.
+            seed: Seed of the view order and random backgrounds.
+            proximal: λ per parameter group ([N, 1] each, `Gaussians` field names): adds
+                ½ Σ λ (θ − θ_start)² to the loss (IFT-trained initializers); None for none.
+        """
         self.config = config
         self.images = images
         self.cameras = cameras
         self.params: Dict[str, torch.nn.Parameter] = {
             key: torch.nn.Parameter(value.detach().clone()) for key, value in start.to_splatfacto().items()
         }
+        self.anchor = {key: p.detach().clone() for key, p in self.params.items()}
+        self.proximal = None
+        if proximal is not None:
+            self.proximal = {SPLATFACTO_KEYS[name]: w.detach().to(images.device) for name, w in proximal.items()}
         self.optimizers = {
             key: torch.optim.Adam([p], lr=SPLATFACTO_LRS[key] * config.lr_scale, eps=1e-15)
             for key, p in self.params.items()
@@ -116,6 +131,11 @@ class InnerLoop:
             self.strategy.step_pre_backward(self.params, self.optimizers, self.strategy_state, self.step_count, renders.meta)
         # Splatfacto clamps its rendered colours before the loss.
         loss = photometric_loss(renders.rgb.clamp(0.0, 1.0), self.images[view : view + 1], self.config.ssim_lambda)
+        if self.proximal is not None:
+            if len(self.params["means"]) != len(self.anchor["means"]):
+                self.proximal = None  # densification changed the topology: no anchor to be near
+            else:
+                loss = loss + proximal_penalty(self.params, self.anchor, self.proximal)
         loss.backward()
         for optimizer in self.optimizers.values():
             optimizer.step()

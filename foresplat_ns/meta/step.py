@@ -9,6 +9,9 @@ changes the gradient that reaches θ0:
   fixed topology, fresh state, context views only); at sampled anchor steps s the outer-loss
   gradient a_s = ∇L_out(θ_s) is added to G = Σ w_s a_s, and the surrogate (θ0 · G).sum() hands
   exactly G to θ0. Cost: K + |S| render-and-backward passes; memory does not grow with K.
+- ``ift`` (Diff3R): K inner steps of the proximal objective L_in + ½(θ − θ0)ᵀΛ(θ − θ0), Λ from the
+  predicted confidence, approximate θ*; one PCG solve (H + Λ) u = ∇L_out(θ*) gives ∂θ0 = Λu and
+  ∂λ = −u ⊙ (θ* − θ0), which reach the network through θ0 and the confidence.
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ from torch import Tensor
 
 from foresplat_ns.data.scene_batch import SceneBatch
 from foresplat_ns.gaussians import Gaussians
+from foresplat_ns.meta.ift import IFTConfig, hessian_product, hutchinson_diagonal, hypergradient, squared_error_residual
 from foresplat_ns.meta.inner import InnerLoop, InnerLoopConfig
+from foresplat_ns.meta.proximal import proximal_weights
 from foresplat_ns.meta.losses import photometric_loss, psnr
 from foresplat_ns.meta.normalise import Normalisation
 from foresplat_ns.rendering.views import render_views
 
-MetaMode = Literal["zero-step", "metagrad"]
+MetaMode = Literal["zero-step", "metagrad", "ift"]
 
 
 @dataclass
@@ -37,7 +42,8 @@ class MetaConfig:
 
     mode: MetaMode = "zero-step"
     """Training signal: 'zero-step' renders the prediction itself into the target views; 'metagrad' sends back
-    the target-view gradients at anchor states of a short refinement from the prediction."""
+    the target-view gradients at anchor states of a short refinement from the prediction; 'ift' differentiates
+    the solution of a proximal refinement implicitly (PCG solve) into the prediction and its confidence."""
     context_weight: float = 0.5
     """Weight of the context-view rendering loss beside the target-view loss (0 = targets only)."""
     ssim_lambda: float = 0.2
@@ -45,7 +51,7 @@ class MetaConfig:
     background: Literal["random", "black", "white"] = "random"
     """Background behind the Gaussians while training; random (as splatfacto) rewards full coverage."""
     inner_steps: int = 20
-    """MetaGrad: K, the inner refinement steps unrolled from the prediction."""
+    """MetaGrad and IFT: K, the inner refinement steps from the prediction."""
     num_anchors: int = 3
     """MetaGrad: anchor states sampled among steps 1..K (K is always one of them)."""
     anchor_sampling: Literal["uniform", "late"] = "late"
@@ -53,11 +59,13 @@ class MetaConfig:
     anchor_weights: Literal["equal", "linear"] = "equal"
     """MetaGrad: weights of the sampled anchors, equal or proportional to their step; normalised to sum to 1."""
     step0_anchor: bool = True
-    """MetaGrad: also use step 0 (the zero-step loss of the prediction) as an anchor."""
+    """MetaGrad and IFT: also use step 0 (the zero-step loss of the prediction) as an anchor."""
     step0_weight: float = 0.5
-    """MetaGrad: weight of the step-0 anchor; the sampled anchors share 1 - step0_weight."""
+    """MetaGrad and IFT: weight of the step-0 anchor; the refined states share 1 - step0_weight."""
     inner: InnerLoopConfig = field(default_factory=lambda: InnerLoopConfig(densify=False))
-    """MetaGrad: the inner refinement (splatfacto's optimiser settings; learning-rate scale; no densification)."""
+    """MetaGrad and IFT: the inner refinement (splatfacto's optimiser settings; learning-rate scale; no densification)."""
+    ift: IFTConfig = field(default_factory=IFTConfig)
+    """IFT: the proximal weights λ and the implicit-gradient solve."""
 
 
 @dataclass
@@ -166,6 +174,56 @@ def metagrad(
     return total, metrics
 
 
+def ift(
+    config: MetaConfig, prediction: Gaussians, weights: Dict[str, Tensor], batch: SceneBatch, step: int
+) -> Tuple[Dict[str, Tensor], Dict[str, Tensor], Dict[str, Tensor]]:
+    """∂L/∂θ0 and ∂L/∂λ by the implicit function theorem at K proximal inner steps from the prediction.
+
+    `weights` are λ per group ([N, 1]); with `step0_anchor` the zero-step gradient is blended in with
+    `step0_weight`. `prediction` and `batch` must be in the inner loop's (normalised) frame.
+    """
+    background = training_background(config, step, prediction.means.device)
+    theta0 = prediction.detach()
+    loop = InnerLoop(
+        config.inner, theta0, batch.context_images, batch.context_cameras, seed=step,
+        proximal={k: w.detach() for k, w in weights.items()},
+    )
+    begin = time.perf_counter()
+    loop.run(config.inner_steps)
+    inner_seconds = time.perf_counter() - begin
+    refined = loop.gaussians()
+    outer, m = outer_gradient(refined, batch, config, background, targets_only=True)
+
+    begin = time.perf_counter()
+    theta_star = refined.params()
+    residual = squared_error_residual(batch.context_images, batch.context_cameras, background)
+    settings = config.ift
+    def hessian(v: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        return hessian_product(residual, theta_star, v, settings.product, settings.fd_epsilon)
+
+    diagonal = hutchinson_diagonal(hessian, theta_star, settings.diagonal_samples, seed=step) if settings.diagonal_samples else None
+    result = hypergradient(hessian, outer, weights, theta_star, theta0.params(), settings, diagonal)
+    ift_seconds = time.perf_counter() - begin
+
+    d_theta0, d_lambda = result.theta0, result.lambdas
+    metrics = {
+        "anchorK_target_loss": m["target_loss"],
+        "target_psnr_stepK": m["target_psnr"],
+        "cg_iterations": torch.tensor(float(result.info.iterations)),
+        "cg_relative_residual": torch.tensor(result.info.relative_residual),
+        "inner_seconds": torch.tensor(inner_seconds),
+        "ift_seconds": torch.tensor(ift_seconds),
+        "lambda_mean": torch.exp(torch.log(weights["means"].detach()).mean()),
+    }
+    if config.step0_anchor:
+        share = 1.0 - config.step0_weight
+        zero, m0 = outer_gradient(theta0, batch, config, background, targets_only=False)
+        d_theta0 = {k: share * d_theta0[k] + config.step0_weight * zero[k] for k in d_theta0}
+        d_lambda = {k: share * g for k, g in d_lambda.items()}
+        metrics["target_psnr_step0"] = m0["target_psnr"]
+    return d_theta0, d_lambda, metrics
+
+
 def surrogate_loss(prediction: Gaussians, gradient: Dict[str, Tensor]) -> Tensor:
     """Σ (θ0 · G) over parameters: its gradient with respect to θ0 is exactly G."""
     params = prediction.params()
@@ -184,4 +242,13 @@ def meta_step(config: MetaConfig, prediction: Gaussians, batch: SceneBatch, step
         theta0 = norm.gaussians(prediction)
         gradient, metrics = metagrad(config, theta0, norm.batch(batch), step)
         return MetaStepResult(surrogate=surrogate_loss(theta0, gradient), metrics=metrics)
+    if config.mode == "ift":
+        if prediction.confidence is None:
+            raise ValueError("--pipeline.meta.mode ift needs the confidence head: set --pipeline.model.initializer.confidence-head True")
+        norm = Normalisation.of_batch(batch)
+        theta0 = norm.gaussians(prediction)
+        weights = proximal_weights(prediction.confidence, config.ift)
+        d_theta0, d_lambda, metrics = ift(config, theta0, weights, norm.batch(batch), step)
+        through_lambda = sum((weights[k] * g.detach()).sum() for k, g in d_lambda.items())
+        return MetaStepResult(surrogate=surrogate_loss(theta0, d_theta0) + through_lambda, metrics=metrics)
     raise ValueError(f"unknown meta-training mode {config.mode!r}")

@@ -11,6 +11,8 @@ import yaml
 from foresplat_ns.initializer import Initializer, InitializerConfig
 
 PREFIX = "_model.initializer."
+WEIGHT_FREE_FIELDS = ("border_cells",)
+"""Initializer settings that change no weight: a checkpoint may be loaded with other values."""
 
 
 class CheckpointError(ValueError):
@@ -69,8 +71,12 @@ def load_initializer_weights(initializer: Initializer, config: InitializerConfig
     run = _run_config(ckpt)
     if run is not None:
         saved = run.pipeline.model.initializer
-        if saved != config:
-            diffs = [f"{k}={getattr(saved, k)!r} (checkpoint) vs {getattr(config, k)!r}" for k in vars(config) if getattr(saved, k, None) != getattr(config, k)]
+        diffs = [
+            f"{k}={getattr(saved, k, None)!r} (checkpoint) vs {getattr(config, k)!r}"
+            for k in vars(config)
+            if k not in WEIGHT_FREE_FIELDS and k != "_target" and getattr(saved, k, None) != getattr(config, k)
+        ]
+        if diffs:
             raise CheckpointError(f"checkpoint {ckpt} has another initializer architecture: {', '.join(diffs)}")
     try:
         initializer.load_state_dict(state, strict=True)
@@ -93,3 +99,15 @@ def load_initializer(path: Path) -> Tuple[Initializer, InitializerConfig, Path, 
     initializer = Initializer(config)
     load_initializer_weights(initializer, config, ckpt)
     return initializer, config, ckpt, int(run.pipeline.datamanager.resolution)
+
+
+def trained_proximal(path: Path):
+    """The `IFTConfig` whose proximal term a run's initializer was meta-trained with, or None (not `ift`).
+
+    Refinement from that initializer's prediction then uses the same proximal term.
+    """
+    run = _run_config(resolve_checkpoint(path))
+    meta = getattr(getattr(run, "pipeline", None), "meta", None)
+    if meta is None or getattr(meta, "mode", None) != "ift":
+        return None
+    return meta.ift

@@ -15,7 +15,8 @@ from nerfstudio.models.splatfacto import RGB2SH, SH2RGB, SplatfactoModel, Splatf
 from nerfstudio.utils.rich_utils import CONSOLE
 
 from foresplat_ns.compat import make_lpips
-from foresplat_ns.gaussians import Gaussians
+from foresplat_ns.gaussians import SPLATFACTO_KEYS, Gaussians
+from foresplat_ns.meta.proximal import proximal_penalty
 from foresplat_ns.rendering import rasterize
 
 
@@ -76,8 +77,12 @@ class ForesplatRefineModel(SplatfactoModel):
         if seed_colors is not None:
             self._set_colors(seed_colors.float() / 255.0)
 
-    def seed_from(self, gaussians: Gaussians) -> None:
-        """Start from these Gaussians (all attributes, world frame) instead of splatfacto's initialisation."""
+    def seed_from(self, gaussians: Gaussians, proximal: Optional[Dict[str, Tensor]] = None) -> None:
+        """Start from these Gaussians (all attributes, world frame) instead of splatfacto's initialisation.
+
+        `proximal` (λ per `Gaussians` field, [N, 1]) adds ½ Σ λ (θ − θ_start)² to the loss, as the IFT
+        meta-training's inner objective did, until densification changes the set of Gaussians.
+        """
         params = gaussians.to(self.device).detach().to_splatfacto()
         rest = params["features_rest"]
         wanted = self.features_rest.shape[1]
@@ -90,6 +95,22 @@ class ForesplatRefineModel(SplatfactoModel):
             self.gauss_params[name] = torch.nn.Parameter(value.clone().contiguous())
         # The predicted view-dependent colour is part of the start: render every SH band from step 0.
         self.full_sh_from_start = True
+        self.proximal = None
+        if proximal is not None and self.config.sh_degree > 0:
+            weights = {SPLATFACTO_KEYS[name]: w.detach().to(self.device) for name, w in proximal.items()}
+            anchor = {name: p.detach().clone() for name, p in self.gauss_params.items()}
+            self.proximal = (anchor, weights)
+
+    def get_loss_dict(self, outputs, batch, metrics_dict=None) -> Dict[str, Tensor]:
+        losses = super().get_loss_dict(outputs, batch, metrics_dict)
+        proximal = getattr(self, "proximal", None)
+        if proximal is not None and self.training:
+            anchor, weights = proximal
+            if self.means.shape[0] != anchor["means"].shape[0]:
+                self.proximal = None  # densification changed the Gaussians: nothing to be near any more
+            else:
+                losses["proximal_loss"] = proximal_penalty(self.gauss_params, anchor, weights)
+        return losses
 
     def _set_colors(self, rgb: Tensor) -> None:
         """Seed colours the way splatfacto does: SH DC (rest zero), or logits without SH."""

@@ -69,6 +69,11 @@ class ForesplatPipeline(Pipeline):
         if world_size > 1:
             raise SystemExit("foresplat: multi-process training is not supported yet; run with --machine.num-devices 1")
         self.config = config
+        if config.meta.mode == "ift" and not config.model.initializer.confidence_head:
+            raise SystemExit(
+                "foresplat: --pipeline.meta.mode ift needs the confidence that sets λ: "
+                "drop --pipeline.model.initializer.confidence-head False"
+            )
         self.test_mode = test_mode
         self.datamanager = config.datamanager.setup(
             device=device, test_mode=test_mode, world_size=world_size, local_rank=local_rank
@@ -106,6 +111,11 @@ class ForesplatPipeline(Pipeline):
         batch, _ = self.datamanager.next_train(step)
         prediction = self.model.predict(batch.context_images, batch.context_cameras, batch.near, batch.far)
         result = meta_step(self.config.meta, prediction, batch, step)
+        if not bool(torch.isfinite(result.surrogate)):
+            raise SystemExit(
+                f"foresplat: the training loss is not finite at step {step} (scene {batch.scene}): lower the learning "
+                "rate (--optimizers.initializer.optimizer.lr) and resume from the last checkpoint with --load-dir"
+            )
         metrics = dict(result.metrics)
         metrics["num_gaussians"] = torch.tensor(float(prediction.num_gaussians))
         return {}, {"meta_surrogate": result.surrogate}, metrics

@@ -42,13 +42,19 @@ class ForesplatRefinePipeline(VanillaPipeline):
         checkpoint = getattr(self.model.config, "initializer_checkpoint", None)
         # Only a training run starts from the prediction; evaluation and export load trained Gaussians.
         if checkpoint is not None and test_mode == "val":
-            from foresplat_ns.models.checkpoints import CheckpointError
+            from foresplat_ns.meta.proximal import proximal_weights
+            from foresplat_ns.models.checkpoints import CheckpointError, trained_proximal
 
             try:
                 gaussians = self.predict_training_scene(Path(checkpoint))
+                trained_with = trained_proximal(Path(checkpoint))
             except CheckpointError as error:
                 raise SystemExit(f"foresplat: {error}") from None
-            self.model.seed_from(gaussians)
+            proximal = None
+            if trained_with is not None and gaussians.confidence is not None:
+                proximal = proximal_weights(gaussians.confidence, trained_with)
+                CONSOLE.log("foresplat: the initializer was trained with IFT: refinement keeps its proximal term")
+            self.model.seed_from(gaussians, proximal)
 
     @torch.no_grad()
     def predict_training_scene(self, checkpoint: Path) -> Gaussians:
