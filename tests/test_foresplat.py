@@ -100,6 +100,10 @@ def test_bad_checkpoints_say_what_is_wrong(scenes, tmp_path):
     run_dir = trainer.checkpoint_dir.parent
     net = Initializer(copy.deepcopy(SMALL))
     assert load_initializer_weights(net, copy.deepcopy(SMALL), run_dir).suffix == ".ckpt"
+    # Border cells change no weight: a checkpoint loads with another number of them (e.g. to fine-tune).
+    bordered = copy.deepcopy(SMALL)
+    bordered.border_cells = 3
+    load_initializer_weights(Initializer(bordered), bordered, run_dir)
 
     other = InitializerConfig(channels=(8, 16, 32), attention_layers=1, attention_heads=2, patch_size=1, sh_degree=1)
     with pytest.raises(CheckpointError, match="patch_size=2 .checkpoint. vs 1"):

@@ -57,3 +57,22 @@ def test_product_equals_explicit_jacobian(mode):
     expected = jacobian.T @ (jacobian @ _flat(v)) + 0.5 * _flat(v)
     product = gauss_newton_product(residual, theta, v, damping, mode=mode, eps=1e-5)
     assert torch.allclose(_flat(product), expected, rtol=1e-6 if mode == "forward" else 1e-4, atol=1e-8)
+
+
+def test_diagonal_estimate_is_unbiased_and_positive():
+    from foresplat_ns.meta.gauss_newton import gauss_newton_diagonal
+
+    residual, theta, _ = _problem()
+    flat = _flat(theta)
+    sizes = [theta[k].numel() for k in KEYS]
+
+    def flat_residual(x):
+        parts = torch.split(x, sizes)
+        return residual({k: p.reshape(theta[k].shape) for k, p in zip(KEYS, parts)})
+
+    jacobian = torch.autograd.functional.jacobian(flat_residual, flat)
+    exact = (jacobian**2).sum(0)
+    estimate = _flat(gauss_newton_diagonal(residual, theta, samples=2000, seed=0))
+    assert torch.all(estimate >= 0)
+    # Relative standard error of a 2000-sample mean is at most sqrt(2 / 2000) ~ 3%.
+    assert torch.allclose(estimate, exact, rtol=0.15, atol=1e-6 * float(exact.max()))

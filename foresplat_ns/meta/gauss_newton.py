@@ -45,3 +45,22 @@ def gauss_newton_product(
     if damping is None:
         return jtjv
     return {k: jtjv[k] + damping[k] * v[k] for k in jtjv}
+
+
+def gauss_newton_diagonal(
+    residual: Callable[[TensorDict], Tensor], theta: TensorDict, samples: int = 4, seed: int = 0
+) -> TensorDict:
+    """An unbiased, never negative estimate of diag(JᵀJ): the mean of (Jᵀs)² over random signs s.
+
+    E[(Jᵀs)_i²] = Σ_p J_pi² for independent ±1 entries of s; each sample costs one backward
+    pass through the same forward pass.
+    """
+    theta = {k: t.detach() for k, t in theta.items()}
+    value, pullback = torch.func.vjp(residual, theta)
+    generator = torch.Generator().manual_seed(seed)
+    total = {k: torch.zeros_like(t) for k, t in theta.items()}
+    for _ in range(samples):
+        signs = (torch.randint(0, 2, value.shape, generator=generator).to(value) * 2 - 1)
+        (grads,) = pullback(signs)
+        total = {k: total[k] + grads[k] ** 2 for k in total}
+    return {k: t / max(samples, 1) for k, t in total.items()}

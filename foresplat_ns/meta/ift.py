@@ -25,7 +25,7 @@ from torch import Tensor
 from nerfstudio.cameras.cameras import Cameras
 
 from foresplat_ns.gaussians import SPLATFACTO_KEYS, Gaussians
-from foresplat_ns.meta.gauss_newton import gauss_newton_product
+from foresplat_ns.meta.gauss_newton import gauss_newton_diagonal, gauss_newton_product
 from foresplat_ns.meta.inner import SPLATFACTO_LRS
 from foresplat_ns.meta.linear_solve import SolveInfo, jacobi, solve_cg
 from foresplat_ns.meta.proximal import expand, proximal_penalty, proximal_weights  # noqa: F401 (re-exported)
@@ -58,8 +58,9 @@ class IFTConfig:
     """Relative residual at which conjugate gradient stops."""
     damping: float = 1e-6
     """Added to Λ in A = H + Λ + damping, for a well-conditioned solve."""
-    diagonal_samples: int = 1
-    """Hutchinson samples of diag(H) for the Jacobi preconditioner (0: precondition by Λ only)."""
+    diagonal_samples: int = 4
+    """Random-sign samples of diag(JᵀJ) for the Jacobi preconditioner, one backward pass each (Hutchinson
+    samples in 'exact' mode); 0 preconditions by Λ only."""
 
 
 def squared_error_residual(
@@ -86,6 +87,18 @@ def hessian_product(
     grads = torch.autograd.grad(loss, list(leaf.values()), create_graph=True)
     dot = sum((g * v[k]).sum() for g, k in zip(grads, leaf))
     return dict(zip(leaf, torch.autograd.grad(dot, list(leaf.values()))))
+
+
+def diagonal_estimate(
+    residual: Callable[[TensorDict], Tensor], theta: TensorDict, config: "IFTConfig", seed: int = 0
+) -> Optional[TensorDict]:
+    """diag(H) for the Jacobi preconditioner: random-sign estimate of diag(JᵀJ), or Hutchinson's for 'exact'."""
+    if config.diagonal_samples <= 0:
+        return None
+    if config.product == "exact":
+        hessian = lambda v: hessian_product(residual, theta, v, "exact", 0.0)  # noqa: E731
+        return hutchinson_diagonal(hessian, theta, config.diagonal_samples, seed)
+    return gauss_newton_diagonal(residual, theta, config.diagonal_samples, seed)
 
 
 def hutchinson_diagonal(matvec: Callable[[TensorDict], TensorDict], like: TensorDict, samples: int, seed: int = 0) -> TensorDict:

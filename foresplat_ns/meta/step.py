@@ -26,7 +26,7 @@ from torch import Tensor
 
 from foresplat_ns.data.scene_batch import SceneBatch
 from foresplat_ns.gaussians import Gaussians
-from foresplat_ns.meta.ift import IFTConfig, hessian_product, hutchinson_diagonal, hypergradient, squared_error_residual
+from foresplat_ns.meta.ift import IFTConfig, diagonal_estimate, hessian_product, hypergradient, squared_error_residual
 from foresplat_ns.meta.inner import InnerLoop, InnerLoopConfig
 from foresplat_ns.meta.proximal import proximal_weights
 from foresplat_ns.meta.losses import photometric_loss, psnr
@@ -201,7 +201,7 @@ def ift(
     def hessian(v: Dict[str, Tensor]) -> Dict[str, Tensor]:
         return hessian_product(residual, theta_star, v, settings.product, settings.fd_epsilon)
 
-    diagonal = hutchinson_diagonal(hessian, theta_star, settings.diagonal_samples, seed=step) if settings.diagonal_samples else None
+    diagonal = diagonal_estimate(residual, theta_star, settings, seed=step)
     result = hypergradient(hessian, outer, weights, theta_star, theta0.params(), settings, diagonal)
     ift_seconds = time.perf_counter() - begin
 
