@@ -28,9 +28,9 @@ from foresplat_ns.data.scene_batch import SceneBatch
 from foresplat_ns.gaussians import Gaussians
 from foresplat_ns.meta.ift import IFTConfig, diagonal_estimate, hessian_product, hypergradient, squared_error_residual
 from foresplat_ns.meta.inner import InnerLoop, InnerLoopConfig
-from foresplat_ns.meta.proximal import proximal_weights
 from foresplat_ns.meta.losses import photometric_loss, psnr
 from foresplat_ns.meta.normalise import Normalisation
+from foresplat_ns.meta.proximal import proximal_weights
 from foresplat_ns.rendering.views import render_views
 
 MetaMode = Literal["zero-step", "metagrad", "ift"]
