@@ -87,9 +87,9 @@ class InnerLoop:
         self.params: Dict[str, torch.nn.Parameter] = {
             key: torch.nn.Parameter(value.detach().clone()) for key, value in start.to_splatfacto().items()
         }
-        self.anchor = {key: p.detach().clone() for key, p in self.params.items()}
-        self.proximal = None
+        self.anchor, self.proximal = None, None
         if proximal is not None:
+            self.anchor = {key: p.detach().clone() for key, p in self.params.items()}
             self.proximal = {SPLATFACTO_KEYS[name]: w.detach().to(images.device) for name, w in proximal.items()}
         self.optimizers = {
             key: torch.optim.Adam([p], lr=SPLATFACTO_LRS[key] * config.lr_scale, eps=1e-15)
