@@ -6,7 +6,8 @@ import torch
 from nerfstudio.cameras.cameras import Cameras
 
 from foresplat_ns.gaussians import SPLATFACTO_KEYS, Gaussians
-from foresplat_ns.meta.ift import IFTConfig, hessian_product, hypergradient, proximal_weights
+from foresplat_ns.meta.ift import IFTConfig, hessian_product, hypergradient
+from foresplat_ns.meta.proximal import proximal_weights
 from foresplat_ns.meta.inner import SPLATFACTO_LRS, InnerLoop, InnerLoopConfig
 from foresplat_ns.rendering.views import render_views
 

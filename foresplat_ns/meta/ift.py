@@ -28,7 +28,7 @@ from foresplat_ns.gaussians import SPLATFACTO_KEYS, Gaussians
 from foresplat_ns.meta.gauss_newton import gauss_newton_diagonal, gauss_newton_product
 from foresplat_ns.meta.inner import SPLATFACTO_LRS
 from foresplat_ns.meta.linear_solve import SolveInfo, jacobi, solve_cg
-from foresplat_ns.meta.proximal import expand, proximal_penalty, proximal_weights  # noqa: F401 (re-exported)
+from foresplat_ns.meta.proximal import expand
 from foresplat_ns.rendering.views import render_views
 
 TensorDict = Dict[str, Tensor]
