@@ -64,6 +64,13 @@ def test_one_step_changes_weights_and_lowers_loss(scenes, tmp_path):
     _, after, _ = pipeline.get_train_loss_dict(step=0)  # same scene, views and background
     assert after["meta_surrogate"] < losses["meta_surrogate"]
     assert {"target_psnr", "context_psnr", "num_gaussians"} <= set(metrics)
+    assert "target_disparity_error" not in metrics  # photometric only by default
+
+    # The generated scenes have depth maps: the depth loss is added and logged when weighted.
+    pipeline.config.meta.depth_weight = 1.0
+    _, with_depth, metrics = pipeline.get_train_loss_dict(step=0)
+    assert metrics["target_disparity_error"] > 0 and metrics["context_disparity_error"] > 0
+    assert with_depth["meta_surrogate"] > after["meta_surrogate"]
 
 
 def _train(config):
@@ -147,6 +154,18 @@ def test_refine_starts_from_the_prediction(scenes, tmp_path):
     assert torch.all(model.features_rest[:, 3:] == 0)
     initializer, config, _, resolution = load_initializer(run_dir)
     assert config == SMALL and resolution == 32
+
+    # foresplat-bench's start sees the same evenly spread views as foresplat-refine.
+    from foresplat_ns.benchmark.run import BenchConfig, parse_start, select_views
+    from foresplat_ns.data.scene_folder import find_scenes, load_scene
+
+    scene = load_scene(find_scenes(scenes, "eval")[0], 32)
+    batch = select_views(scene, 0, BenchConfig(num_context=5, num_target=2))
+    start = parse_start(f"net={run_dir}", network_views=3)
+    views = torch.tensor([0, 2, 4])
+    with torch.no_grad():
+        expected = initializer.eval()(batch.context_images[views], batch.context_cameras[views], batch.near, batch.far)
+    assert torch.equal(start.make(batch, scene).means, expected.means)
 
 
 def test_export_of_a_foresplat_run_writes_the_preview_prediction(scenes, tmp_path):

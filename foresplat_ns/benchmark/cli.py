@@ -40,6 +40,9 @@ class BenchCommand:
     """Context views: network input and refinement supervision."""
     num_target: int = 4
     """Target views: evaluation only, never context."""
+    network_views: Optional[int] = None
+    """Networks see at most this many of the context views (evenly spread), as `foresplat-refine`'s
+    `initializer-views`; every context view still supervises refinement. None: all of them."""
     max_scenes: Optional[int] = None
     """Use only the first scenes (sorted by path)."""
     densify: bool = False
@@ -63,7 +66,7 @@ def run(cmd: BenchCommand) -> str:
     if cmd.threads:
         torch.set_num_threads(cmd.threads)
     specs = [s for item in cmd.starts for s in item.split(",") if s]
-    starts = [parse_start(s, cmd.num_random, cmd.seed) for s in specs]
+    starts = [parse_start(s, cmd.num_random, cmd.seed, cmd.network_views) for s in specs]
     split = "eval" if (cmd.scenes / "eval").is_dir() else "all"
     entries = find_scenes(cmd.scenes, split)[: cmd.max_scenes]
     config = BenchConfig(

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from nerfstudio.cameras.cameras import Cameras
 
-from foresplat_ns.data.scene_batch import SceneBatch, camera_distances, choose_views, make_batch
+from foresplat_ns.data.scene_batch import SceneBatch, camera_distances, choose_views, make_batch, spread_views
 from foresplat_ns.data.scene_folder import Scene
 from foresplat_ns.gaussians import Gaussians
 from foresplat_ns.meta.inner import InnerLoop, InnerLoopConfig, random_start, splatfacto_start
@@ -42,11 +42,12 @@ class Start:
     """The `IFTConfig` of an initializer meta-trained with IFT: refinement adds its proximal term."""
 
 
-def parse_start(spec: str, num_random: int = 10000, seed: int = 0) -> Start:
+def parse_start(spec: str, num_random: int = 10000, seed: int = 0, network_views: Optional[int] = None) -> Start:
     """`splatfacto`, `splatfacto-context`, `random`, or `NAME=PATH` (a `ns-train foresplat` run folder or checkpoint).
 
     `splatfacto-context` keeps only the points inside some context view's frustum: what an SfM seed of
-    the context views alone could contain.
+    the context views alone could contain. A network sees at most `network_views` context views, evenly
+    spread as in `foresplat-refine` (all of them if None).
     """
     if spec in ("splatfacto", "splatfacto-context"):
         def make(batch: SceneBatch, scene: Scene) -> Gaussians:
@@ -79,7 +80,8 @@ def parse_start(spec: str, num_random: int = 10000, seed: int = 0) -> Start:
 
     @torch.no_grad()
     def make(batch: SceneBatch, scene: Scene) -> Gaussians:
-        return initializer(batch.context_images, batch.context_cameras, batch.near, batch.far)
+        views = torch.tensor(spread_views(batch.context_images.shape[0], network_views))
+        return initializer(batch.context_images[views], batch.context_cameras[views], batch.near, batch.far)
 
     return Start(name, make, sh_schedule="full", proximal=proximal)
 

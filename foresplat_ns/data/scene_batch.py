@@ -93,6 +93,13 @@ def choose_views(
     return sorted(context), target
 
 
+def spread_views(count: int, limit: Optional[int]) -> List[int]:
+    """Up to `limit` indices evenly spread over `count` views (all of them without a limit)."""
+    if limit is None or count <= limit:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (limit - 1)) for i in range(limit)}) if limit > 1 else [count // 2]
+
+
 def make_batch(scene: Scene, context: Sequence[int], target: Sequence[int]) -> SceneBatch:
     """Slice a scene into a `SceneBatch`."""
     context_t, target_t = torch.tensor(list(context)), torch.tensor(list(target))

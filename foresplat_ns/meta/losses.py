@@ -1,4 +1,4 @@
-"""Splatfacto's photometric loss, batched over views."""
+"""Splatfacto's photometric loss, batched over views, and a depth loss for scenes that have depth maps."""
 
 from __future__ import annotations
 
@@ -21,3 +21,25 @@ def psnr(pred: Float[Tensor, "*batch 3"], gt: Float[Tensor, "*batch 3"]) -> Floa
     """Peak signal-to-noise ratio for images in [0, 1], over all pixels given."""
     mse = torch.mean((pred.clamp(0.0, 1.0) - gt) ** 2)
     return -10.0 * torch.log10(mse.clamp_min(1e-10))
+
+
+def disparity_loss(
+    depth: Float[Tensor, "views height width 1"],
+    alpha: Float[Tensor, "views height width 1"],
+    true_depth: Float[Tensor, "views height width"],
+    near: float,
+    min_alpha: float = 0.5,
+) -> Float[Tensor, ""]:
+    """Mean |near / ẑ − near / z| over covered pixels: the rendered depth's error in disparity.
+
+    `depth` is the renderer's expected depth ẑ = Σ wᵢzᵢ / Σ wᵢ (gsplat's "ED") and `alpha` Σ wᵢ. Disparity
+    in units of the nearest possible one (near / z ∈ (0, 1]) weighs near geometry most and stays
+    bounded for far surfaces. Pixels with alpha below `min_alpha` or without a valid true depth are
+    left to the photometric loss.
+    """
+    covered = alpha[..., 0]
+    valid = (covered > min_alpha) & torch.isfinite(true_depth) & (true_depth > 0)
+    if not bool(valid.any()):
+        return depth.sum() * 0.0
+    rendered = depth[..., 0][valid]
+    return torch.abs(near / rendered.clamp_min(1e-6) - near / true_depth[valid]).mean()

@@ -51,4 +51,6 @@ class Normalisation:
             target_cameras=self.cameras(batch.target_cameras),
             near=batch.near * self.scale,
             far=batch.far * self.scale,
+            context_depths=None if batch.context_depths is None else batch.context_depths * self.scale,
+            target_depths=None if batch.target_depths is None else batch.target_depths * self.scale,
         )

@@ -28,7 +28,7 @@ from foresplat_ns.data.scene_batch import SceneBatch
 from foresplat_ns.gaussians import Gaussians
 from foresplat_ns.meta.ift import IFTConfig, diagonal_estimate, hessian_product, hypergradient, squared_error_residual
 from foresplat_ns.meta.inner import InnerLoop, InnerLoopConfig
-from foresplat_ns.meta.losses import photometric_loss, psnr
+from foresplat_ns.meta.losses import disparity_loss, photometric_loss, psnr
 from foresplat_ns.meta.normalise import Normalisation
 from foresplat_ns.meta.proximal import proximal_weights
 from foresplat_ns.rendering.views import render_views
@@ -48,6 +48,10 @@ class MetaConfig:
     """Weight of the context-view rendering loss beside the target-view loss (0 = targets only)."""
     ssim_lambda: float = 0.2
     """Weight of D-SSIM in the photometric loss, as splatfacto's `ssim_lambda`."""
+    depth_weight: float = 0.0
+    """Weight of a depth loss on scenes that have depth maps (the generated ones do): the rendered depth's
+    disparity error (`disparity_loss`) in the target views, and in the context views times `context_weight`.
+    Geometry learnt from colour alone is what limits refinement from the prediction; 0 = photometric only."""
     background: Literal["random", "black", "white"] = "random"
     """Background behind the Gaussians while training; random (as splatfacto) rewards full coverage."""
     inner_steps: int = 20
@@ -88,16 +92,28 @@ def training_background(config: MetaConfig, step: int, device: torch.device) -> 
 def scene_loss(
     gaussians: Gaussians, batch: SceneBatch, config: MetaConfig, background: Optional[Tensor] = None
 ) -> tuple[Tensor, Dict[str, Tensor]]:
-    """Photometric loss of Gaussians on a batch's target views, plus weighted context views."""
+    """Photometric loss of Gaussians on a batch's target views, plus weighted context views.
+
+    With `depth_weight` > 0 and depth maps in the batch, each view set's loss adds the weighted disparity error.
+    """
     target = render_views(gaussians, batch.target_cameras, background)
     loss_target = photometric_loss(target.rgb, batch.target_images, config.ssim_lambda)
     metrics = {"target_loss": loss_target.detach(), "target_psnr": psnr(target.rgb.detach(), batch.target_images)}
+    use_depth = config.depth_weight > 0 and batch.target_depths is not None and batch.context_depths is not None
+    if use_depth:
+        error = disparity_loss(target.depth, target.alpha, batch.target_depths, batch.near)
+        metrics["target_disparity_error"] = error.detach()
+        loss_target = loss_target + config.depth_weight * error
     loss = loss_target
     if config.context_weight > 0:
         context = render_views(gaussians, batch.context_cameras, background)
         loss_context = photometric_loss(context.rgb, batch.context_images, config.ssim_lambda)
         metrics["context_loss"] = loss_context.detach()
         metrics["context_psnr"] = psnr(context.rgb.detach(), batch.context_images)
+        if use_depth:
+            error = disparity_loss(context.depth, context.alpha, batch.context_depths, batch.near)
+            metrics["context_disparity_error"] = error.detach()
+            loss_context = loss_context + config.depth_weight * error
         loss = loss + config.context_weight * loss_context
     return loss, metrics
 

@@ -14,6 +14,7 @@ from nerfstudio.cameras.cameras import Cameras, CameraType
 from nerfstudio.pipelines.base_pipeline import VanillaPipeline, VanillaPipelineConfig
 from nerfstudio.utils.rich_utils import CONSOLE
 
+from foresplat_ns.data.scene_batch import spread_views
 from foresplat_ns.data.scene_folder import estimate_depth_range, stated_depth_range, working_size
 from foresplat_ns.gaussians import Gaussians
 
@@ -64,7 +65,7 @@ class ForesplatRefinePipeline(VanillaPipeline):
         initializer, _, ckpt, resolution = load_initializer(checkpoint)
         initializer.to(self.device).eval()
         dataset = self.datamanager.train_dataset
-        views = _spread(len(dataset), self.model.config.initializer_views)
+        views = spread_views(len(dataset), self.model.config.initializer_views)
         images = torch.stack([dataset.get_image_float32(i)[..., :3] for i in views])
         images, cameras = _rescale(images, dataset.cameras[torch.tensor(views)], resolution)
         near, far = self._depth_range(cameras)
@@ -84,13 +85,6 @@ class ForesplatRefinePipeline(VanillaPipeline):
             scale = float(outputs.dataparser_scale)
             return stated[0] * scale, stated[1] * scale
         return estimate_depth_range(cameras, outputs.metadata.get("points3D_xyz"))
-
-
-def _spread(count: int, limit: Optional[int]) -> list[int]:
-    """Up to `limit` indices evenly spread over `count` views (all of them without a limit)."""
-    if limit is None or count <= limit:
-        return list(range(count))
-    return sorted({round(i * (count - 1) / (limit - 1)) for i in range(limit)}) if limit > 1 else [count // 2]
 
 
 def _rescale(images: torch.Tensor, cameras: Cameras, resolution: int) -> tuple[torch.Tensor, Cameras]:
