@@ -53,6 +53,14 @@ def test_context_and_target_views_never_overlap(scenes):
         assert again.context_indices == batch.context_indices and again.target_indices == batch.target_indices
 
 
+def test_holdout_split_is_foresplat_refines(scenes):
+    """Every n-th view (view 0 first) is a target and all others context, as nerfstudio's interval split."""
+    scene = load_scene(find_scenes(scenes, "eval")[0], 32)
+    batch = select_views(scene, 0, BenchConfig(holdout_every=4))
+    assert batch.target_indices == [0, 4, 8]
+    assert batch.context_indices == [1, 2, 3, 5, 6, 7, 9]
+
+
 def test_written_psnr_equals_psnr_of_saved_renders(results, scenes):
     records = json.loads((results / "results.json").read_text())["records"]
     for record in records:

@@ -40,6 +40,9 @@ class BenchCommand:
     """Context views: network input and refinement supervision."""
     num_target: int = 4
     """Target views: evaluation only, never context."""
+    holdout_every: Optional[int] = None
+    """Split each scene as `foresplat-refine` does: every n-th view (view 0 first) is a target, the others are
+    context; replaces num-context and num-target. 8 is foresplat-refine's split."""
     network_views: Optional[int] = None
     """Networks see at most this many of the context views (evenly spread), as `foresplat-refine`'s
     `initializer-views`; every context view still supervises refinement. None: all of them."""
@@ -71,6 +74,7 @@ def run(cmd: BenchCommand) -> str:
     entries = find_scenes(cmd.scenes, split)[: cmd.max_scenes]
     config = BenchConfig(
         steps=sorted(set(cmd.steps)), num_context=cmd.num_context, num_target=cmd.num_target, seed=cmd.seed,
+        holdout_every=cmd.holdout_every,
         inner=InnerLoopConfig(lr_scale=cmd.lr_scale, densify=cmd.densify),
     )
     reference = cmd.reference or ("zero-step" if "zero-step" in [s.name for s in starts] else starts[0].name)
@@ -106,6 +110,10 @@ def _saver(folder: Path, targets: torch.Tensor):
 def entrypoint() -> None:
     """Console entry point."""
     cmd = tyro.cli(BenchCommand)
+    if cmd.holdout_every is not None and cmd.holdout_every < 2:
+        raise SystemExit("foresplat-bench: --holdout-every must be at least 2 (every n-th view is a target, the rest context)")
+    if cmd.network_views is not None and cmd.network_views < 1:
+        raise SystemExit("foresplat-bench: --network-views must be at least 1 (or leave it out to give networks every context view)")
     try:
         run(cmd)
     except (StartError, SceneDataError) as error:

@@ -114,6 +114,9 @@ class BenchConfig:
     """Context views: network input and refinement supervision."""
     num_target: int = 4
     """Target views: evaluation only."""
+    holdout_every: Optional[int] = None
+    """Split as `foresplat-refine` does instead: every n-th view (view 0 first) is a target, all others are
+    context (num_context and num_target are then not used)."""
     inner: InnerLoopConfig = field(default_factory=InnerLoopConfig)
     """The refinement (splatfacto's settings)."""
     seed: int = 0
@@ -122,6 +125,10 @@ class BenchConfig:
 
 def select_views(scene: Scene, index: int, config: BenchConfig) -> SceneBatch:
     """Context and target views of a scene, reproducible from (seed, scene index)."""
+    if config.holdout_every:
+        views = range(len(scene.cameras))
+        target = [v for v in views if v % config.holdout_every == 0]
+        return make_batch(scene, [v for v in views if v % config.holdout_every != 0], target)
     rng = np.random.default_rng([config.seed, index])
     context, target = choose_views(camera_distances(scene.cameras), config.num_context, config.num_target, rng)
     return make_batch(scene, context, target)
