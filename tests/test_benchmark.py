@@ -38,7 +38,8 @@ def test_records_exactly_the_listed_steps(results):
         for start in ("splatfacto", "random"):
             steps = [r["step"] for r in records if r["scene"] == scene and r["start"] == start]
             assert steps == STEPS
-    assert (results / "table.md").read_text().count("| splatfacto |") == 2  # table and headline
+    assert (results / "table.md").read_text().count("| splatfacto |") == 3  # PSNR, disparity error, headline
+    assert all(r["disparity_error"] > 0 for r in records)  # generated scenes have depth maps
     assert (results / "psnr_vs_steps.png").stat().st_size > 1000
 
 

@@ -58,6 +58,12 @@ def markdown_table(records: List[Dict], reference: Optional[str] = None) -> str:
     for start in psnr:
         cells = [f"{psnr[start][s]:.2f} / {ssim[start][s]:.3f}" for s in steps]
         lines.append(f"| {start} | " + " | ".join(cells) + f" | {gaussians[start][steps[-1]]:.0f} | {seconds[start][steps[-1]]:.1f} |")
+    if all(r.get("disparity_error") is not None for r in records):
+        errors = mean_curves(records, "disparity_error")
+        lines += ["", "Mean target-view disparity error (|near/rendered depth - near/true depth|, `disparity_loss`):", "",
+                  "| start | " + " | ".join(str(s) for s in steps) + " |", "|---|" + "---|" * len(steps)]
+        for start in errors:
+            lines.append(f"| {start} | " + " | ".join(f"{errors[start][s]:.4f}" for s in steps) + " |")
     if reference is not None:
         figures = headline(records, reference)
         if figures:

@@ -18,7 +18,7 @@ from foresplat_ns.data.scene_batch import SceneBatch, camera_distances, choose_v
 from foresplat_ns.data.scene_folder import Scene
 from foresplat_ns.gaussians import Gaussians
 from foresplat_ns.meta.inner import InnerLoop, InnerLoopConfig, random_start, splatfacto_start
-from foresplat_ns.meta.losses import psnr
+from foresplat_ns.meta.losses import disparity_loss, psnr
 from foresplat_ns.meta.normalise import Normalisation
 from foresplat_ns.meta.proximal import proximal_weights
 from foresplat_ns.rendering.views import render_views
@@ -135,38 +135,46 @@ def select_views(scene: Scene, index: int, config: BenchConfig) -> SceneBatch:
 
 
 @torch.no_grad()
-def evaluate(gaussians: Gaussians, images: Tensor, cameras: Cameras) -> Tuple[float, float, Tensor]:
-    """PSNR and SSIM of the Gaussians on the given views (black background), and the renders."""
-    renders = render_views(gaussians, cameras, torch.zeros(3)).rgb.clamp(0.0, 1.0)
+def evaluate(
+    gaussians: Gaussians, images: Tensor, cameras: Cameras, depths: Optional[Tensor] = None, near: float = 1.0
+) -> Tuple[float, float, Optional[float], Tensor]:
+    """PSNR, SSIM and (with depth maps) disparity error of the Gaussians on the given views (black background),
+    and the renders."""
+    views = render_views(gaussians, cameras, torch.zeros(3))
+    renders = views.rgb.clamp(0.0, 1.0)
     structural = ssim(renders.permute(0, 3, 1, 2), images.permute(0, 3, 1, 2), data_range=1.0)
-    return float(psnr(renders, images)), float(structural), renders
+    error = None if depths is None else float(disparity_loss(views.depth, views.alpha, depths, near))
+    return float(psnr(renders, images)), float(structural), error, renders
 
 
 def refine_and_record(
     start: Start, scene: Scene, batch: SceneBatch, config: BenchConfig, on_renders: Optional[Callable] = None
 ) -> List[Dict]:
-    """Refine from one start and record target-view quality at each listed step."""
+    """Refine from one start and record target-view quality (and geometry, with depth maps) at each listed step."""
     norm = Normalisation.of_batch(batch)
+    normalised = norm.batch(batch)
     initial = norm.gaussians(start.make(batch, scene))
     inner_config = InnerLoopConfig(**{**vars(config.inner), "sh_schedule": start.sh_schedule})
     proximal = None
     if start.proximal is not None and initial.confidence is not None:
         proximal = proximal_weights(initial.confidence, start.proximal)
     loop = InnerLoop(
-        inner_config, initial, batch.context_images, norm.cameras(batch.context_cameras), seed=config.seed, proximal=proximal
+        inner_config, initial, batch.context_images, normalised.context_cameras, seed=config.seed, proximal=proximal
     )
-    target_cameras = norm.cameras(batch.target_cameras)
     records, elapsed = [], 0.0
     for step in sorted(set(config.steps)):
         begin = time.perf_counter()
         loop.run(step - loop.step_count)
         elapsed += time.perf_counter() - begin
         gaussians = loop.gaussians()
-        value_psnr, value_ssim, renders = evaluate(gaussians, batch.target_images, target_cameras)
+        value_psnr, value_ssim, error, renders = evaluate(
+            gaussians, batch.target_images, normalised.target_cameras, normalised.target_depths, normalised.near
+        )
         if on_renders is not None:
             on_renders(step, renders)
         records.append({
             "scene": scene.name, "start": start.name, "step": step, "psnr": value_psnr, "ssim": value_ssim,
+            "disparity_error": error,
             "num_gaussians": gaussians.num_gaussians, "refine_seconds": elapsed,
         })
     return records
