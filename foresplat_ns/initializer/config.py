@@ -37,6 +37,15 @@ class InitializerConfig(InstantiateConfig):
     border_cells: int = 0
     """Extra rings of Gaussians beyond each image border, in grid cells: the edge cells' outputs continued
     along the outward rays, so target views that see a little past the context views have no holes."""
+    cost_volume_planes: int = 0
+    """Depth planes of a plane-sweep cost volume on the Gaussian grid (0 = none): each cell's features are
+    compared with the other views' at each plane, and the matching depth (soft-argmax) is where the depth
+    head starts; the head learns a correction. Needs at least two views."""
+    cost_volume_channels: int = 16
+    """Channels of the features the cost volume compares."""
+    cost_volume_stride: int = 2
+    """The sweep runs on a grid this many times coarser than the Gaussian grid (cheaper by its square);
+    its costs are upsampled to the Gaussian grid. Must divide the grid's size."""
     gaussians_per_pixel: int = 1
     """Gaussians predicted per pixel (per patch when patch_size > 1), each with its own depth."""
     sh_degree: int = 3
@@ -88,6 +97,8 @@ class InitializerConfig(InstantiateConfig):
             )
         if self.border_cells < 0:
             raise ValueError("border_cells must be non-negative")
+        if self.cost_volume_planes < 0 or self.cost_volume_channels < 1 or self.cost_volume_stride < 1:
+            raise ValueError("cost_volume_planes must be non-negative, cost_volume_channels and cost_volume_stride positive")
         if self.gaussians_per_pixel < 1:
             raise ValueError("gaussians_per_pixel must be at least 1")
         if self.sh_degree < 0:

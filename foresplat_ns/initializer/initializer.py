@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+import torch
 import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor, nn
@@ -13,7 +14,7 @@ from nerfstudio.cameras.cameras import Cameras
 from foresplat_ns.gaussians import Gaussians
 from foresplat_ns.initializer.adapter import Prediction, RawGaussians, adapt
 from foresplat_ns.initializer.config import InitializerConfig
-from foresplat_ns.initializer.network import InitializerNetwork
+from foresplat_ns.initializer.network import InitializerNetwork, SweepGeometry
 from foresplat_ns.initializer.plucker import camera_features, pixel_rays, plucker_embedding
 
 
@@ -65,7 +66,14 @@ class Initializer(nn.Module):
         centre = pixels.origins.mean(0)
         embedding = plucker_embedding(pixels, centre, far).to(images.dtype)
         camera = camera_features(cameras, pixels, centre, far, height, width).to(images.dtype)
-        raw = self.network(images, embedding, camera)
+        sweep = None
+        if self.config.cost_volume_planes:
+            stride = patch * self.config.cost_volume_stride
+            if height % stride or width % stride:
+                raise ValueError(f"image size {width}x{height} is not a multiple of patch_size x cost_volume_stride ({stride})")
+            intrinsics = torch.cat([cameras.fx, cameras.fy, cameras.cx, cameras.cy], dim=-1).reshape(-1, 4).to(images.dtype)
+            sweep = SweepGeometry(pixel_rays(cameras, height, width, stride), intrinsics, (width, height), near, far)
+        raw = self.network(images, embedding, camera, sweep)
 
         margin = self.config.border_cells
         grid = pixels if patch == 1 and not margin else pixel_rays(cameras, height, width, patch, margin)

@@ -6,7 +6,8 @@ embedding, so permuting the input views permutes the outputs the same way.
 
 from __future__ import annotations
 
-from typing import Dict, List
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +16,8 @@ from torch import Tensor, nn
 
 from foresplat_ns.initializer.adapter import RawGaussians
 from foresplat_ns.initializer.config import InitializerConfig
+from foresplat_ns.initializer.cost_volume import CostVolume
+from foresplat_ns.initializer.plucker import PixelRays
 
 PLUCKER_CHANNELS = 6
 CAMERA_FEATURES = 16
@@ -181,6 +184,20 @@ class GaussianHeads(nn.Module):
         return RawGaussians(**outputs)
 
 
+@dataclass
+class SweepGeometry:
+    """What the cost volume needs to project grid cells between views."""
+
+    rays: PixelRays
+    """Rays of the sweep's grid: the Gaussian grid (no border cells) coarsened by `cost_volume_stride`."""
+    intrinsics: Float[Tensor, "view 4"]
+    """fx, fy, cx, cy in pixels of the full image."""
+    image_size: Tuple[int, int]
+    """(width, height) of the full image."""
+    near: float
+    far: float
+
+
 class InitializerNetwork(nn.Module):
     """Images, Plücker rays and camera features in; raw Gaussian parameters on the grid out."""
 
@@ -189,6 +206,12 @@ class InitializerNetwork(nn.Module):
         self.encoder = Encoder(config)
         self.attention = CrossViewAttention(config)
         self.decoder = Decoder(config)
+        self.cost_volume = None
+        if config.cost_volume_planes:
+            width = config.channels[config.head_level]
+            self.cost_volume = CostVolume(
+                width, config.cost_volume_channels, config.cost_volume_planes, config.cost_volume_stride
+            )
         self.heads = GaussianHeads(config)
 
     def forward(
@@ -196,8 +219,21 @@ class InitializerNetwork(nn.Module):
         images: Float[Tensor, "view height width 3"],
         rays: Float[Tensor, "view height width 6"],
         cameras: Float[Tensor, "view 16"],
+        sweep: Optional[SweepGeometry] = None,
     ) -> RawGaussians:
         x = torch.cat([2.0 * images - 1.0, rays], dim=-1).permute(0, 3, 1, 2)
         features = self.encoder(x)
         features[-1] = self.attention(features[-1], rays, cameras)
-        return self.heads(self.decoder(features))
+        x = self.decoder(features)
+        if self.cost_volume is None or images.shape[0] < 2:
+            return self.heads(x)
+        if sweep is None:
+            raise ValueError("an initializer with a cost volume needs the views' geometry (SweepGeometry)")
+        x, fraction = self.cost_volume(x, sweep.rays, sweep.intrinsics, sweep.image_size, sweep.near, sweep.far)
+        raw = self.heads(x)
+        # The depth head starts at the matching depth: its logits are a correction of the cost volume's.
+        k = raw.depth.shape[-1]
+        start = (torch.arange(k, dtype=fraction.dtype, device=fraction.device) + 0.5) / k
+        prior = torch.logit(fraction.clamp(1e-4, 1.0 - 1e-4))[..., None] - torch.logit(start)
+        raw.depth = raw.depth + prior
+        return raw
