@@ -113,8 +113,10 @@ def test_bad_checkpoints_say_what_is_wrong(scenes, tmp_path):
     load_initializer_weights(Initializer(bordered), bordered, run_dir)
 
     other = InitializerConfig(channels=(8, 16, 32), attention_layers=1, attention_heads=2, patch_size=1, sh_degree=1)
-    with pytest.raises(CheckpointError, match="patch_size=2 .checkpoint. vs 1"):
+    with pytest.raises(CheckpointError, match="patch_size=2 .checkpoint. vs 1") as info:
         load_initializer_weights(Initializer(other), other, run_dir)
+    assert "--pipeline.model.initializer.patch-size 2" in str(info.value)  # names the fix
+    assert "--pipeline.model.initializer.channels 8 16 32" not in str(info.value)  # only what differs
     corrupt_run = tmp_path / "corrupt"
     shutil.copytree(run_dir, corrupt_run)
     corrupt = next((corrupt_run / "nerfstudio_models").glob("*.ckpt"))

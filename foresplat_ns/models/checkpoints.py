@@ -71,19 +71,27 @@ def load_initializer_weights(initializer: Initializer, config: InitializerConfig
     run = _run_config(ckpt)
     if run is not None:
         saved = run.pipeline.model.initializer
-        diffs = [
-            f"{k}={getattr(saved, k, None)!r} (checkpoint) vs {getattr(config, k)!r}"
-            for k in vars(config)
+        names = [
+            k for k in vars(config)
             if k not in WEIGHT_FREE_FIELDS and k != "_target" and getattr(saved, k, None) != getattr(config, k)
         ]
-        if diffs:
-            raise CheckpointError(f"checkpoint {ckpt} has another initializer architecture: {', '.join(diffs)}")
+        if names:
+            diffs = [f"{k}={getattr(saved, k, None)!r} (checkpoint) vs {getattr(config, k)!r}" for k in names]
+            fix = " ".join(f"--pipeline.model.initializer.{k.replace('_', '-')} {_flag(getattr(saved, k, None))}" for k in names)
+            raise CheckpointError(f"checkpoint {ckpt} has another initializer architecture: {', '.join(diffs)}; to use it, pass {fix}")
     try:
         initializer.load_state_dict(state, strict=True)
     except RuntimeError as error:
         first = str(error).strip().splitlines()
         raise CheckpointError(f"checkpoint {ckpt} does not match this initializer: {first[1].strip() if len(first) > 1 else first[0]}") from None
     return ckpt
+
+
+def _flag(value) -> str:
+    """A config value as tyro reads it on the command line."""
+    if isinstance(value, (tuple, list)):
+        return " ".join(str(v) for v in value)
+    return str(value)
 
 
 def load_initializer(path: Path) -> Tuple[Initializer, InitializerConfig, Path, int]:
