@@ -64,13 +64,13 @@ def test_one_step_changes_weights_and_lowers_loss(scenes, tmp_path):
     _, after, _ = pipeline.get_train_loss_dict(step=0)  # same scene, views and background
     assert after["meta_surrogate"] < losses["meta_surrogate"]
     assert {"target_psnr", "context_psnr", "num_gaussians"} <= set(metrics)
-    assert "target_disparity_error" not in metrics  # photometric only by default
-
-    # The generated scenes have depth maps: the depth loss is added and logged when weighted.
-    pipeline.config.meta.depth_weight = 1.0
-    _, with_depth, metrics = pipeline.get_train_loss_dict(step=0)
+    # The generated scenes have depth maps: by default the depth loss is added and logged.
     assert metrics["target_disparity_error"] > 0 and metrics["context_disparity_error"] > 0
-    assert with_depth["meta_surrogate"] > after["meta_surrogate"]
+
+    pipeline.config.meta.depth_weight = 0.0
+    _, photometric, metrics = pipeline.get_train_loss_dict(step=0)
+    assert "target_disparity_error" not in metrics
+    assert photometric["meta_surrogate"] < after["meta_surrogate"]
 
 
 def _train(config):

@@ -48,10 +48,11 @@ class MetaConfig:
     """Weight of the context-view rendering loss beside the target-view loss (0 = targets only)."""
     ssim_lambda: float = 0.2
     """Weight of D-SSIM in the photometric loss, as splatfacto's `ssim_lambda`."""
-    depth_weight: float = 0.0
-    """Weight of a depth loss on scenes that have depth maps (the generated ones do): the rendered depth's
-    disparity error (`disparity_loss`) in the target views, and in the context views times `context_weight`.
-    Geometry learnt from colour alone is what limits refinement from the prediction; 0 = photometric only."""
+    depth_weight: float = 1.0
+    """Weight of a depth loss on scenes that have depth maps (the generated ones do; others train on colour
+    only): the rendered depth's disparity error (`disparity_loss`) in the target views, and in the context
+    views times `context_weight`. Geometry learnt from colour alone is what limits refinement from the
+    prediction; 0 = photometric only."""
     background: Literal["random", "black", "white"] = "random"
     """Background behind the Gaussians while training; random (as splatfacto) rewards full coverage."""
     inner_steps: int = 20

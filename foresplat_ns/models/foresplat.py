@@ -28,10 +28,13 @@ class ForesplatModelConfig(ForesplatRefineModelConfig):
 
     _target: Type = field(default_factory=lambda: ForesplatModel)
     """Target class to instantiate."""
-    initializer: InitializerConfig = field(default_factory=lambda: InitializerConfig(patch_size=2, border_cells=4))
+    initializer: InitializerConfig = field(
+        default_factory=lambda: InitializerConfig(patch_size=2, border_cells=4, cost_volume_planes=32)
+    )
     """Architecture of the feed-forward network (one Gaussian per 2x2 pixels by default: a quarter of the
     rendering cost of pixel-aligned Gaussians, which matters on the CPU; four rings of border cells, so
-    target views that see past the context views' edges have fewer holes)."""
+    target views that see past the context views' edges have fewer holes; a 32-plane cost volume, whose
+    matching depth makes the geometry, and so refinement from the prediction, better than colour alone)."""
     preview_every: int = 10
     """Refresh the preview scene's prediction (viewer, export) every this many steps."""
     num_random: int = 1000
