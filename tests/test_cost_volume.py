@@ -6,21 +6,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from foresplat_ns.data.scene_folder import find_scenes, load_scene
 from foresplat_ns.initializer import Initializer, InitializerConfig
 from foresplat_ns.initializer.cost_volume import fraction_to_depth, plane_fractions, plane_sweep
 from foresplat_ns.initializer.plucker import pixel_rays
-from foresplat_ns.scenes.cli import ScenesConfig, main
 
 RESOLUTION = 48
 PLANES = 48
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sweep_scene")
-    main(ScenesConfig(out=out, num_scenes=1, num_eval=0, views=12, resolution=RESOLUTION, seed=5, workers=1, supersample=1))
-    return load_scene(find_scenes(out)[0], resolution=RESOLUTION)
+def scene(generated_scene):
+    return generated_scene(views=12, resolution=RESOLUTION, seed=5)
 
 
 def _descriptors(images: torch.Tensor) -> torch.Tensor:

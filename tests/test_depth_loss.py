@@ -7,22 +7,18 @@ import pytest
 import torch
 
 from foresplat_ns.data.scene_batch import camera_distances, choose_views, make_batch
-from foresplat_ns.data.scene_folder import find_scenes, load_scene
 from foresplat_ns.initializer import Initializer, InitializerConfig
 from foresplat_ns.meta.losses import disparity_loss
 from foresplat_ns.meta.normalise import Normalisation
 from foresplat_ns.meta.step import MetaConfig, scene_loss
 from foresplat_ns.rendering.views import render_views
-from foresplat_ns.scenes.cli import ScenesConfig, main
 
 RESOLUTION = 32
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory):
-    out = tmp_path_factory.mktemp("depth_scene")
-    main(ScenesConfig(out=out, num_scenes=1, num_eval=0, views=8, resolution=RESOLUTION, seed=3, workers=1, supersample=1))
-    return load_scene(find_scenes(out)[0], resolution=RESOLUTION)
+def scene(generated_scene):
+    return generated_scene(views=8, resolution=RESOLUTION, seed=3)
 
 
 def test_closed_form():
