@@ -62,7 +62,6 @@ def test_untrained_initializer_starts_at_the_matching_depth(scene):
         prediction = net.predict(images, cameras, scene.near, scene.far)
     fractions = (1 / prediction.depths - 1 / scene.far) / (1 / scene.near - 1 / scene.far)
     assert float(fractions.std()) > 1e-3  # the depth is no longer one constant
-    assert float(fractions.min()) > 0.5 / 16 - 1e-4 and float(fractions.max()) < 1 - 0.5 / 16 + 1e-4
     g = prediction.gaussians
     assert torch.isfinite(g.means).all() and torch.allclose(g.quats.norm(dim=-1), torch.ones(g.num_gaussians))
 
@@ -73,5 +72,5 @@ def test_untrained_initializer_starts_at_the_matching_depth(scene):
     reference = g.means.reshape(4, cells, 3)[order].reshape(-1, 3)
     assert torch.allclose(permuted.means, reference, atol=1e-4)
 
-    single = net(images[:1], cameras[:1], scene.near, scene.far)  # one view: nothing to match, no error
-    assert single.num_gaussians == cells
+    with pytest.raises(ValueError, match="needs at least 2 input views, got 1"):  # one view: nothing to match
+        net(images[:1], cameras[:1], scene.near, scene.far)

@@ -81,7 +81,10 @@ def parse_start(spec: str, num_random: int = 10000, seed: int = 0, network_views
     @torch.no_grad()
     def make(batch: SceneBatch, scene: Scene) -> Gaussians:
         views = torch.tensor(spread_views(batch.context_images.shape[0], network_views))
-        return initializer(batch.context_images[views], batch.context_cameras[views], batch.near, batch.far)
+        try:
+            return initializer(batch.context_images[views], batch.context_cameras[views], batch.near, batch.far)
+        except ValueError as error:
+            raise StartError(f"start {name} on {scene.name}: {error}") from None
 
     return Start(name, make, sh_schedule="full", proximal=proximal)
 

@@ -195,7 +195,9 @@ class SweepGeometry:
     image_size: Tuple[int, int]
     """(width, height) of the full image."""
     near: float
+    """Nearest depth of the sweep (its last plane)."""
     far: float
+    """Farthest depth of the sweep (its first plane)."""
 
 
 class InitializerNetwork(nn.Module):
@@ -225,8 +227,13 @@ class InitializerNetwork(nn.Module):
         features = self.encoder(x)
         features[-1] = self.attention(features[-1], rays, cameras)
         x = self.decoder(features)
-        if self.cost_volume is None or images.shape[0] < 2:
+        if self.cost_volume is None:
             return self.heads(x)
+        if images.shape[0] < 2:
+            # Its depth head was trained as a correction of the matching depth: alone it is no depth.
+            raise ValueError(
+                f"this initializer matches views in a cost volume and needs at least 2 input views, got {images.shape[0]}"
+            )
         if sweep is None:
             raise ValueError("an initializer with a cost volume needs the views' geometry (SweepGeometry)")
         x, fraction = self.cost_volume(x, sweep.rays, sweep.intrinsics, sweep.image_size, sweep.near, sweep.far)

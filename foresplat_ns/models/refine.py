@@ -34,7 +34,8 @@ class ForesplatRefineModelConfig(SplatfactoModelConfig):
     initialisation (the scene's point cloud, else random)."""
     initializer_views: Optional[int] = 8
     """At most this many training views (evenly spaced) are the network's input; every training view still
-    supervises refinement. None gives it all of them (the number of Gaussians grows with it)."""
+    supervises refinement. None gives it all of them (the number of Gaussians grows with it, and a cost
+    volume's memory with its square)."""
     num_downscales: int = 0
     """Train at 1/2^d resolution first (splatfacto uses 2, for large captures); 0 trains at full resolution
     from the start, which short refinements of small images need."""

@@ -69,7 +69,10 @@ class ForesplatRefinePipeline(VanillaPipeline):
         images = torch.stack([dataset.get_image_float32(i)[..., :3] for i in views])
         images, cameras = _rescale(images, dataset.cameras[torch.tensor(views)], resolution)
         near, far = self._depth_range(cameras)
-        gaussians = initializer(images.to(self.device), cameras.to(self.device), near, far)
+        try:
+            gaussians = initializer(images.to(self.device), cameras.to(self.device), near, far)
+        except ValueError as error:
+            raise SystemExit(f"foresplat: {error}; raise --pipeline.model.initializer-views") from None
         CONSOLE.log(
             f"foresplat: predicted {gaussians.num_gaussians} Gaussians from {len(views)} of {len(dataset)} training views "
             f"({images.shape[2]}x{images.shape[1]}, depth {near:.3g}..{far:.3g}) with {ckpt}"
