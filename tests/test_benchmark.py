@@ -41,6 +41,10 @@ def test_records_exactly_the_listed_steps(results):
     assert (results / "table.md").read_text().count("| splatfacto |") == 3  # PSNR, disparity error, headline
     assert all(r["disparity_error"] > 0 for r in records)  # generated scenes have depth maps
     assert (results / "psnr_vs_steps.png").stat().st_size > 1000
+    # The outputs say which protocol produced them.
+    settings = json.loads((results / "results.json").read_text())["settings"]
+    assert settings["num_context"] == 3 and settings["holdout_every"] is None and settings["steps"] == [7, 0, 3]
+    assert (results / "table.md").read_text().startswith("Protocol: 3 context views around a seeded centre view, 2 targets")
 
 
 def test_context_and_target_views_never_overlap(scenes):

@@ -90,10 +90,25 @@ def run(cmd: BenchCommand) -> str:
                 saver = _saver(cmd.out / "renders" / scene.name / start.name, batch.target_images) if cmd.save_renders else None
                 records += refine_and_record(start, scene, batch, config, saver)
                 progress.advance(task)
-    table = write_all(records, cmd.out, reference)
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(cmd).items()}
+    table = write_all(records, cmd.out, reference, settings, protocol(cmd))
     CONSOLE.print(table)
     CONSOLE.print(f"{len(entries)} scenes x {len(starts)} starts in {time.perf_counter() - begin:.0f} s; results in {cmd.out}")
     return table
+
+
+def protocol(cmd: BenchCommand) -> str:
+    """One line saying how each scene's views were used."""
+    if cmd.holdout_every:
+        n = cmd.holdout_every
+        split = f"views 0, {n}, {2 * n}, ... are targets, the others context (foresplat-refine's split)"
+    else:
+        split = f"{cmd.num_context} context views around a seeded centre view, {cmd.num_target} targets near them"
+    seen = f"networks see {cmd.network_views} of the context views" if cmd.network_views else "networks see every context view"
+    return (
+        f"Protocol: {split}; {seen}; {cmd.resolution} px; refinement with splatfacto's optimiser "
+        f"(learning rates x{cmd.lr_scale:g}), densification {'on' if cmd.densify else 'off'}."
+    )
 
 
 def _saver(folder: Path, targets: torch.Tensor):

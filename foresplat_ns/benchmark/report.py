@@ -97,15 +97,21 @@ def plot(records: List[Dict], path: Path) -> None:
     plt.close(fig)
 
 
-def write_all(records: List[Dict], out: Path, reference: Optional[str]) -> str:
-    """Write results.json, results.csv, table.md and psnr_vs_steps.png; returns the table."""
+def write_all(
+    records: List[Dict], out: Path, reference: Optional[str], settings: Optional[Dict] = None, protocol: str = ""
+) -> str:
+    """Write results.json (with the run's `settings`), results.csv, table.md (headed by `protocol`, one line
+    saying how views were split) and psnr_vs_steps.png; returns the table."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"records": records, "headline": headline(records, reference) if reference else {}}, indent=1))
+    summary = {"settings": settings or {}, "records": records, "headline": headline(records, reference) if reference else {}}
+    (out / "results.json").write_text(json.dumps(summary, indent=1))
     with open(out / "results.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(records[0]))
         writer.writeheader()
         writer.writerows(records)
     table = markdown_table(records, reference)
+    if protocol:
+        table = f"{protocol}\n\n{table}"
     (out / "table.md").write_text(table)
     plot(records, out / "psnr_vs_steps.png")
     return table
