@@ -73,6 +73,17 @@ def test_one_step_changes_weights_and_lowers_loss(scenes, tmp_path):
     assert photometric["meta_surrogate"] < after["meta_surrogate"]
 
 
+def test_bad_architecture_settings_stop_with_one_line(scenes, tmp_path):
+    config = small_config(scenes, tmp_path, 1)
+    config.pipeline.model.initializer.cost_volume_planes = 8
+    config.pipeline.model.initializer.cost_volume_stride = 3  # 32 px is not a multiple of 2 x 3
+    with pytest.raises(SystemExit, match=r"^foresplat: image size 32x32 is not a multiple of .*resolution"):
+        config.pipeline.setup(device="cpu", test_mode="val")
+    config.pipeline.model.initializer.cost_volume_stride = 0
+    with pytest.raises(SystemExit, match=r"^foresplat: --pipeline.model.initializer: .*cost_volume_stride positive"):
+        config.pipeline.setup(device="cpu", test_mode="val")
+
+
 def _train(config):
     from nerfstudio.scripts.train import _set_random_seed
 

@@ -49,7 +49,10 @@ class ForesplatModel(ForesplatRefineModel):
 
     def populate_modules(self):
         super().populate_modules()
-        self.initializer = Initializer(self.config.initializer)
+        try:
+            self.initializer = Initializer(self.config.initializer)
+        except ValueError as error:
+            raise SystemExit(f"foresplat: --pipeline.model.initializer: {error}") from None
         for p in self.gauss_params.values():
             p.requires_grad_(False)
         # The preview scene's context views travel in the checkpoint, so the viewer and the

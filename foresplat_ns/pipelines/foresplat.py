@@ -93,7 +93,12 @@ class ForesplatPipeline(Pipeline):
             self.model.load_initializer_checkpoint()
         if test_mode != "inference":
             preview = self.preview_batch()
-            self.model.set_preview(preview.context_images, preview.context_cameras, preview.near, preview.far)
+            try:
+                self.model.set_preview(preview.context_images, preview.context_cameras, preview.near, preview.far)
+            except ValueError as error:
+                raise SystemExit(
+                    f"foresplat: {error}: change --pipeline.datamanager.resolution or the initializer's patch/stride"
+                ) from None
 
     @property
     def model(self) -> ForesplatModel:
