@@ -68,6 +68,11 @@ class Initializer(nn.Module):
         camera = camera_features(cameras, pixels, centre, far, height, width).to(images.dtype)
         sweep = None
         if self.config.cost_volume_planes:
+            if images.shape[0] < 2:
+                # Its depth head was trained as a correction of the matching depth: alone it is no depth.
+                raise ValueError(
+                    f"this initializer matches views in a cost volume and needs at least 2 input views, got {images.shape[0]}"
+                )
             stride = patch * self.config.cost_volume_stride
             if height % stride or width % stride:
                 raise ValueError(f"image size {width}x{height} is not a multiple of patch_size x cost_volume_stride ({stride})")

@@ -229,11 +229,6 @@ class InitializerNetwork(nn.Module):
         x = self.decoder(features)
         if self.cost_volume is None:
             return self.heads(x)
-        if images.shape[0] < 2:
-            # Its depth head was trained as a correction of the matching depth: alone it is no depth.
-            raise ValueError(
-                f"this initializer matches views in a cost volume and needs at least 2 input views, got {images.shape[0]}"
-            )
         if sweep is None:
             raise ValueError("an initializer with a cost volume needs the views' geometry (SweepGeometry)")
         x, fraction = self.cost_volume(x, sweep.rays, sweep.intrinsics, sweep.image_size, sweep.near, sweep.far)
