@@ -102,6 +102,27 @@ def test_batches_are_deterministic(nerfstudio_root):
     assert torch.equal(a.context_images[0], scenes[[s.name for s in scenes].index(a.scene)].images[a.context_indices[0]])
 
 
+def test_refinement_views_are_extra_and_leave_the_split_unchanged(nerfstudio_root):
+    scenes = [load_scene(e, 32) for e in find_scenes(nerfstudio_root)]
+    for step in range(5):
+        plain = sample_batch(scenes, 3, 2, seed=1, step=step)
+        extra = sample_batch(scenes, 3, 2, seed=1, step=step, num_refine=3)
+        assert plain.refine_indices is None and plain.refinement_views()[0] is plain.context_images
+        assert (extra.scene, extra.context_indices, extra.target_indices) == (plain.scene, plain.context_indices, plain.target_indices)
+        added = extra.refine_indices[3:]
+        assert extra.refine_indices[:3] == extra.context_indices and len(set(added)) == 3
+        assert not set(added) & (set(extra.context_indices) | set(extra.target_indices))
+        scene = scenes[[s.name for s in scenes].index(extra.scene)]
+        images, cameras = extra.refinement_views()
+        assert torch.equal(images, scene.images[torch.tensor(extra.refine_indices)])
+        assert torch.equal(cameras.camera_to_worlds, scene.cameras.camera_to_worlds[torch.tensor(extra.refine_indices)])
+    # Every view left over is a refinement view: 10 views = 3 + 2 + 5.
+    full = sample_batch(scenes, 3, 2, seed=1, step=0, num_refine=VIEWS - 5)
+    assert sorted(full.refine_indices + full.target_indices) == list(range(VIEWS))
+    with pytest.raises(SceneDataError, match="--num-refine"):
+        sample_batch(scenes, 3, 2, seed=1, step=0, num_refine=VIEWS - 4)
+
+
 def test_datamanager_yields_scene_batches(nerfstudio_root):
     dm = SceneFolderDataManagerConfig(data=nerfstudio_root, resolution=32, num_context=3, num_target=2).setup()
     assert [s.name for s in dm.train_scenes] == ["scene_0000", "scene_0001"]
@@ -131,6 +152,7 @@ def test_bad_inputs_give_one_clear_line(tmp_path, nerfstudio_root):
     (tmp_path / "junk" / "sub" / "notes.txt").write_text("hello")
     assert "no scene found" in _one_line_exit(cfg(tmp_path / "junk"))
     assert "views but" in _one_line_exit(cfg(nerfstudio_root, num_context=8, num_target=4))
+    assert "--num-refine" in _one_line_exit(cfg(nerfstudio_root, num_context=4, num_target=4, num_refine=4))
 
     scene = tmp_path / "broken" / "scene"
     shutil.copytree(nerfstudio_root / "train" / "scene_0000", scene)

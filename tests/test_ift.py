@@ -225,3 +225,24 @@ def test_inner_loop_proximal_term():
         moved = float((getattr(plain, name) - getattr(start, name)).abs().max())
         held = float((getattr(huge, name) - getattr(start, name)).abs().max())
         assert moved > 5 * lr and held <= 2.5 * lr, (name, moved / lr, held / lr)
+
+
+def test_hessian_view_subset_keeps_images_with_their_cameras():
+    from foresplat_ns.meta.step import subset_views
+
+    views = 7
+    images = torch.arange(views, dtype=torch.float32)[:, None, None, None].expand(views, 2, 2, 3).clone()
+    c2w = torch.eye(4)[:3].repeat(views, 1, 1)
+    c2w[:, 0, 3] = torch.arange(views, dtype=torch.float32)  # camera i sits at x = i, as image i's value
+    cameras = Cameras(camera_to_worlds=c2w, fx=2.0, fy=2.0, cx=1.0, cy=1.0, width=2, height=2)
+    assert subset_views(images, cameras, None, seed=0)[0] is images
+    assert subset_views(images, cameras, views, seed=0)[0] is images
+    picks = set()
+    for seed in range(6):
+        sub_images, sub_cameras = subset_views(images, cameras, 3, seed=seed)
+        ids = sub_images[:, 0, 0, 0]
+        assert len(set(ids.tolist())) == 3
+        assert torch.equal(ids, sub_cameras.camera_to_worlds[:, 0, 3])
+        assert torch.equal(sub_images, subset_views(images, cameras, 3, seed=seed)[0])
+        picks.add(tuple(ids.tolist()))
+    assert len(picks) > 1

@@ -51,8 +51,11 @@ def test_anchor_zero_only_is_the_zero_step_gradient(batch):
         assert torch.allclose(meta[name], reference[name], atol=1e-7, rtol=1e-5), name
 
 
-def test_metagrad_equals_an_explicit_first_order_loop(batch):
+@pytest.mark.parametrize("num_refine", [0, 2])
+def test_metagrad_equals_an_explicit_first_order_loop(batch, num_refine):
     b, scene = batch
+    refine = [v for v in range(scene.num_views) if v not in b.context_indices + b.target_indices][:num_refine]
+    b = make_batch(scene, b.context_indices, b.target_indices, refine)
     config = MetaConfig(mode="metagrad", inner_steps=5, num_anchors=3, anchor_sampling="uniform", step0_weight=0.3)
     step = 11
     theta0 = _prediction(scene)
@@ -63,7 +66,9 @@ def test_metagrad_equals_an_explicit_first_order_loop(batch):
     nb = norm.batch(b)
     anchors = dict(sample_anchors(config, np.random.default_rng([step, 7])))
     background = training_background(config, step, "cpu")
-    loop = InnerLoop(config.inner, norm.gaussians(theta0).detach(), nb.context_images, nb.context_cameras, seed=step)
+    # The inner loop refines on the context views followed by the extra refinement views.
+    views = torch.tensor(b.context_indices + refine)
+    loop = InnerLoop(config.inner, norm.gaussians(theta0).detach(), scene.images[views], norm.cameras(scene.cameras[views]), seed=step)
     states = {0: loop.gaussians().map(torch.clone)}
     for s in range(1, config.inner_steps + 1):
         loop.step()

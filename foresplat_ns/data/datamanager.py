@@ -34,6 +34,10 @@ class SceneFolderDataManagerConfig(DataManagerConfig):
     """Context views per step (network input and refinement supervision)."""
     num_target: int = 4
     """Target views per step (held-out supervision of the prediction)."""
+    num_refine: int = 0
+    """MetaGrad and IFT: extra views per step that supervise the inner refinement beside the context views but are
+    not network input, as `foresplat-refine` refines on views its network does not see (drawn near the targets).
+    0 = the inner loop refines on the context views only. Zero-step training does not use them."""
     seed: int = 0
     """Seed of the scene and view choice; step s always gives the same batch."""
     max_scenes: Optional[int] = None
@@ -90,13 +94,18 @@ class SceneFolderDataManager(DataManager):
 
     def next_train(self, step: int) -> Tuple[SceneBatch, Dict]:
         self.train_count += 1
-        batch = sample_batch(self.train_scenes, self.config.num_context, self.config.num_target, self.config.seed, step)
+        batch = sample_batch(
+            self.train_scenes, self.config.num_context, self.config.num_target, self.config.seed, step,
+            self.config.num_refine,
+        )
         return batch.to(self.device), {}
 
     def next_eval(self, step: int) -> Tuple[SceneBatch, Dict]:
         self.eval_count += 1
         seed = self.config.seed + 1_000_003
-        batch = sample_batch(self.eval_scenes, self.config.num_context, self.config.num_target, seed, step)
+        batch = sample_batch(
+            self.eval_scenes, self.config.num_context, self.config.num_target, seed, step, self.config.num_refine
+        )
         return batch.to(self.device), {}
 
     def next_eval_image(self, step: int) -> Tuple[Cameras, Dict]:
@@ -134,12 +143,13 @@ def load_scenes(root: Path, split: Literal["train", "eval"], config: SceneFolder
     with Progress(*columns, console=CONSOLE, transient=True) as progress:
         for entry in progress.track(entries):
             scene = load_scene(entry, config.resolution)
-            needed = config.num_context + config.num_target
+            needed = config.num_context + config.num_target + config.num_refine
             if scene.num_views < needed:
+                refine = f" + {config.num_refine} refinement" if config.num_refine else ""
                 raise SceneDataError(
                     f"scene {entry.path} has {scene.num_views} views but {config.num_context} context + "
-                    f"{config.num_target} target = {needed} are needed: lower --num-context/--num-target "
-                    "or remove the scene"
+                    f"{config.num_target} target{refine} = {needed} are needed: lower --num-context/--num-target"
+                    f"{'/--num-refine' if refine else ''} or remove the scene"
                 )
             scenes.append(scene)
     CONSOLE.log(f"foresplat: {len(scenes)} {split} scenes from {root}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -17,7 +17,11 @@ from foresplat_ns.data.scene_folder import Scene, SceneDataError
 
 @dataclass
 class SceneBatch:
-    """One scene's context views (network input, refinement supervision) and target views (held out)."""
+    """One scene's context views (network input, refinement supervision) and target views (held out).
+
+    Optionally, extra refinement views supervise the inner refinement beside the context views without
+    being network input, as in `foresplat-refine`, where the network sees a few of the views refinement uses.
+    """
 
     scene: str
     """Name of the scene."""
@@ -37,6 +41,16 @@ class SceneBatch:
     target_depths: Optional[Float[Tensor, "target height width"]] = None
     camera_centres: Optional[Float[Tensor, "views 3"]] = None
     """Centres of all the scene's cameras: nerfstudio normalises a scene by all its poses."""
+    refine_indices: Optional[List[int]] = None
+    """Views the inner refinement is supervised by, context views first; None: the context views only."""
+    refine_images: Optional[Float[Tensor, "refine height width 3"]] = None
+    refine_cameras: Optional[Cameras] = None
+
+    def refinement_views(self) -> Tuple[Float[Tensor, "refine height width 3"], Cameras]:
+        """Images and cameras that supervise refinement: the context views, plus the extra refinement views if any."""
+        if self.refine_images is None or self.refine_cameras is None:
+            return self.context_images, self.context_cameras
+        return self.refine_images, self.refine_cameras
 
     def to(self, device: torch.device | str) -> "SceneBatch":
         """The same batch with every tensor on `device`."""
@@ -54,6 +68,9 @@ class SceneBatch:
             context_depths=move(self.context_depths),
             target_depths=move(self.target_depths),
             camera_centres=move(self.camera_centres),
+            refine_indices=self.refine_indices,
+            refine_images=move(self.refine_images),
+            refine_cameras=None if self.refine_cameras is None else self.refine_cameras.to(device),
         )
 
 
@@ -93,6 +110,28 @@ def choose_views(
     return sorted(context), target
 
 
+def choose_refinement(
+    distances: Float[Tensor, "views views"], context: Sequence[int], target: Sequence[int], num_refine: int,
+    rng: np.random.Generator,
+) -> List[int]:
+    """`num_refine` extra refinement views, drawn from the `2 * num_refine` remaining views closest to the targets.
+
+    Like foresplat-refine's training views, they see what the targets see from other viewpoints.
+    """
+    if num_refine == 0:
+        return []
+    used = set(context) | set(target)
+    rest = [v for v in range(distances.shape[0]) if v not in used]
+    if len(rest) < num_refine:
+        raise SceneDataError(
+            f"a scene has {distances.shape[0]} views but {len(context)} context + {len(target)} target + "
+            f"{num_refine} refinement views are needed: lower --num-refine or add views"
+        )
+    to_target = distances[rest][:, list(target)].min(dim=1).values
+    pool = [rest[i] for i in torch.argsort(to_target, stable=True)[: 2 * num_refine].tolist()]
+    return sorted(rng.choice(pool, size=num_refine, replace=False).tolist())
+
+
 def spread_views(count: int, limit: Optional[int]) -> List[int]:
     """Up to `limit` indices evenly spread over `count` views (all of them without a limit)."""
     if limit is None or count <= limit:
@@ -100,9 +139,13 @@ def spread_views(count: int, limit: Optional[int]) -> List[int]:
     return sorted({round(i * (count - 1) / (limit - 1)) for i in range(limit)}) if limit > 1 else [count // 2]
 
 
-def make_batch(scene: Scene, context: Sequence[int], target: Sequence[int]) -> SceneBatch:
-    """Slice a scene into a `SceneBatch`."""
+def make_batch(
+    scene: Scene, context: Sequence[int], target: Sequence[int], refine: Sequence[int] = ()
+) -> SceneBatch:
+    """Slice a scene into a `SceneBatch`; `refine` are extra refinement views (none: refinement uses the context)."""
     context_t, target_t = torch.tensor(list(context)), torch.tensor(list(target))
+    refine_indices = list(context) + list(refine) if len(refine) else None
+    refine_t = None if refine_indices is None else torch.tensor(refine_indices)
     depth = scene.depths
     return SceneBatch(
         scene=scene.name,
@@ -117,12 +160,22 @@ def make_batch(scene: Scene, context: Sequence[int], target: Sequence[int]) -> S
         context_depths=None if depth is None else depth[context_t],
         target_depths=None if depth is None else depth[target_t],
         camera_centres=scene.cameras.camera_to_worlds[:, :3, 3].clone(),
+        refine_indices=refine_indices,
+        refine_images=None if refine_t is None else scene.images[refine_t],
+        refine_cameras=None if refine_t is None else scene.cameras[refine_t],
     )
 
 
-def sample_batch(scenes: Sequence[Scene], num_context: int, num_target: int, seed: int, step: int) -> SceneBatch:
-    """The batch of a step: deterministic in (seed, step), independent of earlier calls."""
+def sample_batch(
+    scenes: Sequence[Scene], num_context: int, num_target: int, seed: int, step: int, num_refine: int = 0
+) -> SceneBatch:
+    """The batch of a step: deterministic in (seed, step), independent of earlier calls.
+
+    Extra refinement views are drawn after the context and targets, so they do not change them.
+    """
     rng = np.random.default_rng([seed, step])
     scene = scenes[int(rng.integers(len(scenes)))]
-    context, target = choose_views(camera_distances(scene.cameras), num_context, num_target, rng)
-    return make_batch(scene, context, target)
+    distances = camera_distances(scene.cameras)
+    context, target = choose_views(distances, num_context, num_target, rng)
+    refine = choose_refinement(distances, context, target, num_refine, rng)
+    return make_batch(scene, context, target, refine)

@@ -58,6 +58,9 @@ class IFTConfig:
     """Relative residual at which conjugate gradient stops."""
     damping: float = 1e-6
     """Added to Λ in A = H + Λ + damping, for a well-conditioned solve."""
+    hessian_views: Optional[int] = 4
+    """Views of the refinement set whose residuals the products with H use: a random subset, fixed for the whole
+    solve (H of the mean loss over all views, estimated); None: every refinement view. Each product renders them."""
     diagonal_samples: int = 4
     """Random-sign samples of diag(JᵀJ) for the Jacobi preconditioner, one backward pass each (Hutchinson
     samples in 'exact' mode); 0 preconditions by Λ only."""

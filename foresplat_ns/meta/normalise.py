@@ -53,4 +53,5 @@ class Normalisation:
             far=batch.far * self.scale,
             context_depths=None if batch.context_depths is None else batch.context_depths * self.scale,
             target_depths=None if batch.target_depths is None else batch.target_depths * self.scale,
+            refine_cameras=None if batch.refine_cameras is None else self.cameras(batch.refine_cameras),
         )

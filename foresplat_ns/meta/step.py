@@ -6,7 +6,8 @@ changes the gradient that reaches θ0:
 - ``zero-step``: the rendering loss of θ0 itself, on the target views (and, weighted, the
   context views). Its gradient is the ordinary feed-forward training signal.
 - ``metagrad`` (ForeSplat): K inner refinement steps from θ0 (detached, splatfacto's optimiser,
-  fixed topology, fresh state, context views only); at sampled anchor steps s the outer-loss
+  fixed topology, fresh state, the context views
+  and any extra refinement views of the batch); at sampled anchor steps s the outer-loss
   gradient a_s = ∇L_out(θ_s) is added to G = Σ w_s a_s, and the surrogate (θ0 · G).sum() hands
   exactly G to θ0. Cost: K + |S| render-and-backward passes; memory does not grow with K.
 - ``ift`` (Diff3R): K inner steps of the proximal objective L_in + ½(θ − θ0)ᵀΛ(θ − θ0), Λ from the
@@ -23,6 +24,8 @@ from typing import Dict, List, Literal, Optional, Tuple
 import numpy as np
 import torch
 from torch import Tensor
+
+from nerfstudio.cameras.cameras import Cameras
 
 from foresplat_ns.data.scene_batch import SceneBatch
 from foresplat_ns.gaussians import Gaussians
@@ -183,9 +186,8 @@ def metagrad(
             metrics[f"anchor{rank}_step"] = torch.tensor(float(s))
             if s == 0:
                 metrics["target_psnr_step0"] = m["target_psnr"]
-    with torch.no_grad():
-        final = render_views(loop.gaussians(), batch.target_cameras, background).rgb
-        metrics["target_psnr_stepK"] = psnr(final, batch.target_images)
+            if s == config.inner_steps:
+                metrics["target_psnr_stepK"] = m["target_psnr"]
     metrics["inner_seconds"] = torch.tensor(inner_seconds)
     metrics["num_anchors"] = torch.tensor(float(len(anchors)))
     return total, metrics
@@ -201,8 +203,9 @@ def ift(
     """
     background = training_background(config, step, prediction.means.device)
     theta0 = prediction.detach()
+    images, cameras = batch.refinement_views()
     loop = InnerLoop(
-        config.inner, theta0, batch.context_images, batch.context_cameras, seed=step,
+        config.inner, theta0, images, cameras, seed=step,
         proximal={k: w.detach() for k, w in weights.items()},
     )
     begin = time.perf_counter()
@@ -213,7 +216,7 @@ def ift(
 
     begin = time.perf_counter()
     theta_star = refined.params()
-    residual = squared_error_residual(batch.context_images, batch.context_cameras, background)
+    residual = squared_error_residual(*subset_views(images, cameras, config.ift.hessian_views, seed=step), background)
     settings = config.ift
     def hessian(v: Dict[str, Tensor]) -> Dict[str, Tensor]:
         return hessian_product(residual, theta_star, v, settings.product, settings.fd_epsilon)
@@ -239,6 +242,15 @@ def ift(
         d_lambda = {k: share * g for k, g in d_lambda.items()}
         metrics["target_psnr_step0"] = m0["target_psnr"]
     return d_theta0, d_lambda, metrics
+
+
+def subset_views(images: Tensor, cameras: Cameras, count: Optional[int], seed: int) -> Tuple[Tensor, Cameras]:
+    """`count` of the views drawn at random (all of them when `count` is None or not smaller)."""
+    if count is None or count >= len(images):
+        return images, cameras
+    keep = np.sort(np.random.default_rng([seed, 11]).choice(len(images), count, replace=False))
+    index = torch.from_numpy(keep).to(images.device)
+    return images[index], cameras[index]
 
 
 def surrogate_loss(prediction: Gaussians, gradient: Dict[str, Tensor]) -> Tensor:
