@@ -6,7 +6,10 @@ anchor at K, for several K and inner learning-rate scales) and against the IFT h
 A cosine near 1 means that meta-gradient cannot teach the network anything zero-step training
 does not. Usage:
 
-    python benchmarks/gradient_alignment.py --run RUN [--scenes DIR] [--num-scenes 2]
+    python benchmarks/gradient_alignment.py --run RUN [--scenes DIR] [--num-scenes 2] [--num-refine 8]
+
+With `--num-refine`, the inner loop also refines on that many views the network does not see (as
+`--pipeline.datamanager.num-refine` in training). Also printed: the target PSNR each inner loop reaches.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import tyro
 
 from foresplat_ns.benchmark.run import BenchConfig, select_views
 from foresplat_ns.data.builtin import builtin_scenes
+from foresplat_ns.data.scene_batch import camera_distances, choose_refinement, make_batch
 from foresplat_ns.data.scene_folder import find_scenes, load_scene
 from foresplat_ns.meta.ift import IFTConfig, hessian_product, hutchinson_diagonal, hypergradient, squared_error_residual
 from foresplat_ns.meta.inner import InnerLoop, InnerLoopConfig
@@ -48,6 +52,8 @@ class Alignment:
     """CG iterations of the IFT measurement."""
     threads: int = 1
     """torch CPU threads."""
+    num_refine: int = 0
+    """Extra refinement views beside the context views (drawn near the targets); 0: the context views only."""
 
 
 def cosine(a: Dict[str, torch.Tensor], b: Dict[str, torch.Tensor]) -> float:
@@ -62,35 +68,45 @@ def main(cmd: Alignment) -> None:
     split = "eval" if (cmd.scenes / "eval").is_dir() else "all"
     config = MetaConfig(context_weight=0.0)
     rows: Dict[str, List[float]] = {}
+    gains: Dict[str, List[float]] = {}
     for index, entry in enumerate(find_scenes(cmd.scenes, split)[: cmd.num_scenes]):
         scene = load_scene(entry, 64)
         batch = select_views(scene, index, BenchConfig())
+        if cmd.num_refine:
+            distances, rng = camera_distances(scene.cameras), np.random.default_rng(index)
+            refine = choose_refinement(distances, batch.context_indices, batch.target_indices, cmd.num_refine, rng)
+            batch = make_batch(scene, batch.context_indices, batch.target_indices, refine)
         norm = Normalisation.of_batch(batch)
         nb = norm.batch(batch)
         with torch.no_grad():
             prediction = norm.gaussians(net(batch.context_images, batch.context_cameras, batch.near, batch.far))
         background = training_background(config, index, prediction.means.device)
-        zero, _ = outer_gradient(prediction, nb, config, background, targets_only=True)
+        zero, m0 = outer_gradient(prediction, nb, config, background, targets_only=True)
+        images, cameras = nb.refinement_views()
         for scale, k in cmd.horizons:
-            loop = InnerLoop(InnerLoopConfig(lr_scale=scale), prediction, nb.context_images, nb.context_cameras, seed=index)
+            loop = InnerLoop(InnerLoopConfig(lr_scale=scale), prediction, images, cameras, seed=index)
             loop.run(k)
-            anchor, _ = outer_gradient(loop.gaussians(), nb, config, background, targets_only=True)
-            rows.setdefault(f"MetaGrad anchor, K={k}, inner lr x{scale:g}", []).append(cosine(anchor, zero))
+            anchor, m = outer_gradient(loop.gaussians(), nb, config, background, targets_only=True)
+            name = f"MetaGrad anchor, K={k}, inner lr x{scale:g}"
+            rows.setdefault(name, []).append(cosine(anchor, zero))
+            gains.setdefault(name, []).append(float(m["target_psnr"] - m0["target_psnr"]))
         if prediction.confidence is not None:
             settings = IFTConfig(cg_iterations=cmd.cg_iterations)
             weights = proximal_weights(prediction.confidence, settings)
-            loop = InnerLoop(InnerLoopConfig(), prediction, nb.context_images, nb.context_cameras, seed=index, proximal=weights)
+            loop = InnerLoop(InnerLoopConfig(), prediction, images, cameras, seed=index, proximal=weights)
             loop.run(cmd.ift_steps)
             star = loop.gaussians().params()
             outer, _ = outer_gradient(loop.gaussians(), nb, config, background, targets_only=True)
-            residual = squared_error_residual(nb.context_images, nb.context_cameras, background)
+            residual = squared_error_residual(images, cameras, background)
             hessian = lambda v: hessian_product(residual, star, v, "forward", 1e-3)  # noqa: E731
             result = hypergradient(hessian, outer, weights, star, prediction.params(), settings, hutchinson_diagonal(hessian, star, 1))
             rows.setdefault(f"IFT dL/dθ0, K={cmd.ift_steps}, {cmd.cg_iterations} CG iterations", []).append(cosine(result.theta0, zero))
         print(f"{scene.name} done", flush=True)
-    print("\n| meta-gradient | cosine with the zero-step gradient (per scene) |\n|---|---|")
+    print("\n| meta-gradient | cosine with the zero-step gradient (per scene) | target PSNR gain of the inner loop (dB) |")
+    print("|---|---|---|")
     for name, values in rows.items():
-        print(f"| {name} | {' / '.join(f'{v:.3f}' for v in values)} |")
+        gain = " / ".join(f"{g:+.2f}" for g in gains.get(name, []))
+        print(f"| {name} | {' / '.join(f'{v:.3f}' for v in values)} | {gain or '-'} |")
 
 
 if __name__ == "__main__":

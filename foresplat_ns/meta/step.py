@@ -166,7 +166,8 @@ def metagrad(
     """
     background = training_background(config, step, prediction.means.device)
     anchors = dict(sample_anchors(config, np.random.default_rng([step, 7])))
-    loop = InnerLoop(config.inner, prediction.detach(), batch.context_images, batch.context_cameras, seed=step)
+    images, cameras = batch.refinement_views()
+    loop = InnerLoop(config.inner, prediction.detach(), images, cameras, seed=step)
     total: Dict[str, Tensor] = {}
     metrics: Dict[str, Tensor] = {}
     inner_seconds = 0.0
