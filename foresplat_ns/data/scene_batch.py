@@ -103,11 +103,18 @@ def choose_views(
         )
     centre = int(rng.integers(views))
     context = torch.argsort(distances[centre], stable=True)[:num_context].tolist()
-    rest = [v for v in range(views) if v not in context]
-    to_context = distances[rest][:, context].min(dim=1).values
-    pool = [rest[i] for i in torch.argsort(to_context, stable=True)[: 2 * num_target].tolist()]
-    target = sorted(rng.choice(pool, size=num_target, replace=False).tolist())
+    target = draw_near(distances, [v for v in range(views) if v not in context], context, num_target, rng)
     return sorted(context), target
+
+
+def draw_near(
+    distances: Float[Tensor, "views views"], candidates: Sequence[int], anchors: Sequence[int], count: int,
+    rng: np.random.Generator,
+) -> List[int]:
+    """`count` views drawn at random from the `2 * count` candidates closest to any of the anchor views, sorted."""
+    closeness = distances[list(candidates)][:, list(anchors)].min(dim=1).values
+    pool = [candidates[i] for i in torch.argsort(closeness, stable=True)[: 2 * count].tolist()]
+    return sorted(rng.choice(pool, size=count, replace=False).tolist())
 
 
 def choose_refinement(
@@ -127,9 +134,7 @@ def choose_refinement(
             f"a scene has {distances.shape[0]} views but {len(context)} context + {len(target)} target + "
             f"{num_refine} refinement views are needed: lower --num-refine or add views"
         )
-    to_target = distances[rest][:, list(target)].min(dim=1).values
-    pool = [rest[i] for i in torch.argsort(to_target, stable=True)[: 2 * num_refine].tolist()]
-    return sorted(rng.choice(pool, size=num_refine, replace=False).tolist())
+    return draw_near(distances, rest, target, num_refine, rng)
 
 
 def spread_views(count: int, limit: Optional[int]) -> List[int]:

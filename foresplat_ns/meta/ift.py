@@ -7,8 +7,9 @@ with A = H + Λ and u = A⁻¹ ∇L_out(θ*):
     ∂L_out/∂θ0 = Λ u,        ∂L_out/∂λ_i = −u_i (θ*_i − θ0_i).
 
 H is the Gauss-Newton matrix JᵀJ of the refinement views' squared-error residuals, estimated on a
-subset of them (`hessian_views`), or, for tests, the exact Hessian of that loss; its products need no matrix (`gauss_newton.py`), and A u = b is
-solved by preconditioned conjugate gradient (`linear_solve.py`).
+subset of them (`hessian_views`), or, for tests, the exact Hessian of that loss; its products need
+no matrix (`gauss_newton.py`), and A u = b is solved by preconditioned conjugate gradient
+(`linear_solve.py`).
 """
 
 from __future__ import annotations
