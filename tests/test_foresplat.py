@@ -238,3 +238,53 @@ def test_ift_run_trains_and_its_refinement_keeps_the_proximal_term(scenes, tmp_p
         model.gauss_params["means"] += 0.01
     expected = 0.5 * float(weights["means"].sum()) * 3 * 0.01**2
     assert float(losses()["proximal_loss"]) == pytest.approx(expected, rel=1e-3)
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")
+def test_budget_decay_anneals_over_wall_clock_time(scenes, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from nerfstudio.engine.callbacks import TrainingCallbackAttributes
+
+    import foresplat_ns.pipelines.foresplat as pipeline_module
+
+    now = [100.0]
+    monkeypatch.setattr(pipeline_module, "_clock", lambda: now[0])
+    config = small_config(scenes, tmp_path, 10)
+    config.pipeline.train_minutes = 2.0
+    config.optimizers["initializer"]["scheduler"].warmup_steps = 4
+    pipeline = config.pipeline.setup(device="cpu", test_mode="val")
+    optimizers = Optimizers(config.optimizers, pipeline.get_param_groups())
+    trainer = SimpleNamespace(config=config, stop_training=False)
+    callbacks = pipeline.get_training_callbacks(TrainingCallbackAttributes(optimizers, None, pipeline, trainer))
+    scheduler = optimizers.schedulers["initializer"]
+    settings = config.optimizers["initializer"]
+    lr_init, lr_final = settings["optimizer"].lr, settings["scheduler"].lr_final
+    ratio = lr_final / lr_init
+    assert settings["scheduler"].ramp == "cosine"
+    pre = settings["scheduler"].lr_pre_warmup
+    ramp = lambda step: pre + (lr_init - pre) * np.sin(0.5 * np.pi * step / 4)  # noqa: E731
+    # (step, seconds since the start) -> expected rate: nerfstudio's warm-up ramp by steps, times the
+    # exponential decay by time; 120 s is the whole budget.
+    for step, seconds, expected in [
+        (1, 0.0, ramp(1)),
+        (2, 30.0, ramp(2) * ratio**0.25),
+        (5, 60.0, lr_init * ratio**0.5),
+        (6, 120.0, lr_final),
+        (7, 500.0, lr_final),
+    ]:
+        now[0] = 100.0 + seconds
+        while scheduler.last_epoch < step:
+            scheduler.step()
+        assert optimizers.optimizers["initializer"].param_groups[0]["lr"] == pytest.approx(expected, rel=1e-9)
+    for callback in callbacks:
+        callback.run_callback_at_location(7, pipeline_module.TrainingCallbackLocation.AFTER_TRAIN_ITERATION)
+    assert trainer.stop_training
+
+    config.pipeline.decay_over_budget = False  # the step-based schedule: barely below lr_init after 7 steps
+    pipeline.config.decay_over_budget = False
+    optimizers = Optimizers(config.optimizers, pipeline.get_param_groups())
+    pipeline.get_training_callbacks(TrainingCallbackAttributes(optimizers, None, pipeline, trainer))
+    for _ in range(7):
+        optimizers.schedulers["initializer"].step()
+    assert optimizers.optimizers["initializer"].param_groups[0]["lr"] > 0.99 * lr_init

@@ -11,7 +11,7 @@ import time
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Literal, Optional, Type
+from typing import Callable, Dict, List, Literal, Optional, Type
 
 import numpy as np
 import torch
@@ -48,6 +48,42 @@ class ForesplatPipelineConfig(VanillaPipelineConfig):
     train_minutes: Optional[float] = None
     """Stop training (with a final checkpoint) after this many minutes of wall-clock time, e.g. to compare
     meta-training modes at equal cost. None: run --max-num-iterations steps."""
+    decay_over_budget: bool = True
+    """With --pipeline.train-minutes: the initializer's learning rate decays exponentially with elapsed wall-clock
+    time and reaches its scheduler's lr_final when the budget ends (warm-up steps unchanged), so every mode ends
+    annealed however many steps it took; the step-based decay would leave a short run near its initial rate.
+    False keeps the step-based schedule."""
+
+
+def _clock() -> float:
+    """Seconds of a monotonic wall clock (the training budget's)."""
+    return time.monotonic()
+
+
+def budget_decay(
+    base: Callable[[int], float], warmup_steps: int, ratio: float, seconds: float, elapsed: Callable[[], float]
+) -> Callable[[int], float]:
+    """A learning-rate multiplier: `base`'s warm-up ramp by steps, times ratio^(elapsed / seconds) (clamped at 1)."""
+
+    def multiplier(step: int) -> float:
+        ramp = base(step) if step < warmup_steps else 1.0
+        return ramp * ratio ** min(max(elapsed(), 0.0) / seconds, 1.0)
+
+    return multiplier
+
+
+def _decay_over_budget(attributes: TrainingCallbackAttributes, seconds: float, elapsed: Callable[[], float]) -> None:
+    """Make the initializer's scheduler reach its lr_final when the wall-clock budget ends."""
+    scheduler = attributes.optimizers.schedulers.get("initializer") if attributes.optimizers else None
+    settings = attributes.trainer.config.optimizers["initializer"].get("scheduler") if attributes.trainer else None
+    lr_final = getattr(settings, "lr_final", None)
+    if not isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR) or lr_final is None:
+        raise SystemExit(
+            "foresplat: --pipeline.decay-over-budget needs the initializer's exponential-decay scheduler with an "
+            "lr_final; set --pipeline.decay-over-budget False to keep another schedule"
+        )
+    ratio = lr_final / scheduler.base_lrs[0]
+    scheduler.lr_lambdas = [budget_decay(scheduler.lr_lambdas[0], settings.warmup_steps, ratio, seconds, elapsed)]
 
 
 class ForesplatPipeline(Pipeline):
@@ -191,10 +227,17 @@ class ForesplatPipeline(Pipeline):
         callbacks = self.datamanager.get_training_callbacks(training_callback_attributes)
         callbacks += self.model.get_training_callbacks(training_callback_attributes)
         if self.config.train_minutes is not None:
-            trainer, began = training_callback_attributes.trainer, time.monotonic()
+            trainer, began = training_callback_attributes.trainer, _clock()
+            budget = 60.0 * self.config.train_minutes
+
+            def elapsed() -> float:
+                return _clock() - began
+
+            if self.config.decay_over_budget:
+                _decay_over_budget(training_callback_attributes, budget, elapsed)
 
             def stop_when_out_of_time(step: int) -> None:
-                if time.monotonic() - began > 60.0 * self.config.train_minutes:
+                if elapsed() > budget:
                     trainer.stop_training = True  # the trainer ends the loop and saves a final checkpoint
 
             callbacks.append(TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], stop_when_out_of_time))
