@@ -239,6 +239,21 @@ def test_ift_run_trains_and_its_refinement_keeps_the_proximal_term(scenes, tmp_p
     expected = 0.5 * float(weights["means"].sum()) * 3 * 0.01**2
     assert float(losses()["proximal_loss"]) == pytest.approx(expected, rel=1e-3)
 
+    # foresplat-bench refines with the term by default; --no-proximal refines as plain splatfacto.
+    import json
+
+    from foresplat_ns.benchmark.cli import BenchCommand, run
+
+    psnr_at = {}
+    for proximal in (True, False):
+        out = tmp_path / f"bench-{proximal}"
+        run(BenchCommand(scenes=scenes, out=out, starts=[f"ift={run_dir}"], steps=[0, 5], resolution=32, num_context=3,
+                         num_target=2, lr_scale=20.0, proximal=proximal, save_renders=False, threads=1))
+        records = json.loads((out / "results.json").read_text())["records"]
+        psnr_at[proximal] = {r["step"]: r["psnr"] for r in records}
+    assert psnr_at[True][0] == psnr_at[False][0]  # the same prediction
+    assert psnr_at[True][5] != psnr_at[False][5]
+
 
 @pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")
 def test_budget_decay_anneals_over_wall_clock_time(scenes, tmp_path, monkeypatch):

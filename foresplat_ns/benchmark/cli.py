@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import List, Optional
 
@@ -52,6 +52,9 @@ class BenchCommand:
     """Run splatfacto's densification during refinement (off: fixed topology, as in meta-training)."""
     lr_scale: float = 1.0
     """Multiplier of splatfacto's learning rates."""
+    proximal: bool = True
+    """Refine starts from IFT-trained networks with their proximal term, as they were trained and as
+    `foresplat-refine` does; False refines them as plain splatfacto (to tell the prediction from the term)."""
     num_random: int = 10000
     """Gaussians of the random start."""
     reference: Optional[str] = None
@@ -70,6 +73,8 @@ def run(cmd: BenchCommand) -> str:
         torch.set_num_threads(cmd.threads)
     specs = [s for item in cmd.starts for s in item.split(",") if s]
     starts = [parse_start(s, cmd.num_random, cmd.seed, cmd.network_views) for s in specs]
+    if not cmd.proximal:
+        starts = [replace(start, proximal=None) for start in starts]
     split = "eval" if (cmd.scenes / "eval").is_dir() else "all"
     entries = find_scenes(cmd.scenes, split)[: cmd.max_scenes]
     config = BenchConfig(
@@ -107,7 +112,8 @@ def protocol(cmd: BenchCommand) -> str:
     seen = f"networks see {cmd.network_views} of the context views" if cmd.network_views else "networks see every context view"
     return (
         f"Protocol: {split}; {seen}; {cmd.resolution} px; refinement with splatfacto's optimiser "
-        f"(learning rates x{cmd.lr_scale:g}), densification {'on' if cmd.densify else 'off'}."
+        f"(learning rates x{cmd.lr_scale:g}), densification {'on' if cmd.densify else 'off'}"
+        f"{'' if cmd.proximal else ', no proximal term for IFT-trained starts'}."
     )
 
 
