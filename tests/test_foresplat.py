@@ -267,6 +267,7 @@ def test_budget_decay_anneals_over_wall_clock_time(scenes, tmp_path, monkeypatch
     monkeypatch.setattr(pipeline_module, "_clock", lambda: now[0])
     config = small_config(scenes, tmp_path, 10)
     config.pipeline.train_minutes = 2.0
+    config.pipeline.decay_over_budget = True
     config.optimizers["initializer"]["scheduler"].warmup_steps = 4
     pipeline = config.pipeline.setup(device="cpu", test_mode="val")
     optimizers = Optimizers(config.optimizers, pipeline.get_param_groups())
