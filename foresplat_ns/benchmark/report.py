@@ -77,23 +77,40 @@ def markdown_table(records: List[Dict], reference: Optional[str] = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(records: List[Dict], path: Path) -> None:
-    """PSNR against refinement steps (symmetric-log x axis so step 0 shows), one line per start."""
+def plot(records: List[Dict], path: Path, reference: Optional[str] = None) -> None:
+    """PSNR against refinement steps (symmetric-log x axis so step 0 shows), one line per start; with a
+    reference start, a second panel shows each start's difference from it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    for start, curve in mean_curves(records).items():
-        ax.plot(list(curve), list(curve.values()), marker="o", label=start)
-    ax.set_xscale("symlog", linthresh=10)
-    ax.set_xlabel("refinement steps")
-    ax.set_ylabel("target-view PSNR (dB), mean over scenes")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
+    curves = mean_curves(records)
+    panels = 2 if reference in curves and len(curves) > 1 else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6.4 * panels, 4.2), dpi=120, squeeze=False, sharex=True)
+    styles = ["-", "--", ":", "-."]
+    for index, (start, curve) in enumerate(curves.items()):
+        style = dict(marker="o", markersize=4, linestyle=styles[(index // 10) % len(styles)], label=start)
+        axes[0, 0].plot(list(curve), list(curve.values()), **style)
+        if panels == 2:
+            base = curves[reference]
+            steps = [k for k in curve if k in base]
+            axes[0, 1].plot(steps, [curve[k] - base[k] for k in steps], **style)
+    axes[0, 0].set_ylabel("target-view PSNR (dB), mean over scenes")
+    if panels == 2:
+        axes[0, 1].set_ylabel(f"PSNR minus {reference}'s (dB), within ±2")
+        axes[0, 1].axhline(0.0, color="black", linewidth=0.8)
+        low, high = axes[0, 1].get_ylim()
+        axes[0, 1].set_ylim(max(low, -2.0), min(high, 2.0))  # starts far behind would flatten the close ones
+    last = max(step for curve in curves.values() for step in curve)
+    for ax in axes[0]:
+        ax.set_xscale("symlog", linthresh=10)
+        ax.set_xlim(-0.5, 1.15 * last)
+        ax.set_xlabel("refinement steps")
+        ax.grid(True, alpha=0.3)
+    axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize="small")
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -113,5 +130,5 @@ def write_all(
     if protocol:
         table = f"{protocol}\n\n{table}"
     (out / "table.md").write_text(table)
-    plot(records, out / "psnr_vs_steps.png")
+    plot(records, out / "psnr_vs_steps.png", reference)
     return table
