@@ -6,8 +6,8 @@ changes the gradient that reaches θ0:
 - ``zero-step``: the rendering loss of θ0 itself, on the target views (and, weighted, the
   context views). Its gradient is the ordinary feed-forward training signal.
 - ``metagrad`` (ForeSplat): K inner refinement steps from θ0 (detached, splatfacto's optimiser,
-  fixed topology, fresh state, on the context views and any
-  extra refinement views of the batch); at sampled anchor steps s the outer-loss
+  fixed topology, fresh state, on the context views and any extra refinement views of the batch);
+  at sampled anchor steps s the outer-loss
   gradient a_s = ∇L_out(θ_s) is added to G = Σ w_s a_s, and the surrogate (θ0 · G).sum() hands
   exactly G to θ0. Cost: K + |S| render-and-backward passes; memory does not grow with K.
 - ``ift`` (Diff3R): K inner steps of the proximal objective L_in + ½(θ − θ0)ᵀΛ(θ − θ0), Λ from the
