@@ -13,7 +13,8 @@ and a start can save steps only by already standing where those steps would take
 the script also prints how far each group travelled, as a fraction of the largest possible Adam
 travel (steps x learning rate): near 1 means every step pushed the same way. Usage::
 
-    python benchmarks/refinement_groups.py --run RUN [--configs all lr2 freeze-shape ...] [--scene-ids 0 1]
+    python benchmarks/refinement_groups.py --run RUN [--configs all lr2 freeze-shape ...] [--scene-ids 0 1] [--out R.jsonl]
+    python benchmarks/refinement_groups.py --records R.jsonl ... --plot psnr.png   # report earlier runs
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ class RefinementGroups:
     """torch CPU threads."""
     out: Optional[Path] = None
     """Also write one JSON line per (scene, config) here."""
+    plot: Optional[Path] = None
+    """Also draw mean target PSNR against steps, one line per ablation, into this PNG."""
+    records: List[Path] = field(default_factory=list)
+    """Report (and plot) these JSON-lines files of earlier runs instead of refining."""
 
 
 class _Frozen:
@@ -127,6 +132,12 @@ def refine(loop: InnerLoop, factors: Dict[str, float], steps: int) -> None:
 def main(args: RefinementGroups) -> None:
     torch.set_num_threads(args.threads)
     console = Console()
+    if args.records:
+        records = [json.loads(line) for path in args.records for line in path.read_text().splitlines() if line.strip()]
+        if not records:
+            raise SystemExit(f"no records in {', '.join(map(str, args.records))}: pass files written with --out")
+        _report(console, records, args)
+        return
     start = parse_start(f"start={args.run}" if args.run else "splatfacto", network_views=args.network_views)
     bench = BenchConfig(holdout_every=8)
     entries = find_scenes(args.scenes, "eval")
@@ -160,14 +171,19 @@ def main(args: RefinementGroups) -> None:
 
 
 def _report(console: Console, records: List[dict], args: RefinementGroups) -> None:
-    steps = sorted(set(args.steps))
-    table = Table(title=f"mean target PSNR over {len(args.scene_ids)} held-out scenes")
+    configs = list(dict.fromkeys(r["config"] for r in records))
+    steps = sorted({int(step) for r in records for step in r["psnr"]})
+    means = {}
+    for config in configs:
+        rows = [r["psnr"] for r in records if r["config"] == config]
+        means[config] = [statistics.fmean(float(row[str(s)] if str(s) in row else row[s]) for row in rows) for s in steps]
+    scenes = len({r["scene"] for r in records})
+    table = Table(title=f"mean target PSNR over {scenes} held-out scenes")
     table.add_column("ablation")
     for step in steps:
         table.add_column(f"step {step}", justify="right")
-    for config in args.configs:
-        rows = [r["psnr"] for r in records if r["config"] == config]
-        table.add_row(config, *[f"{statistics.fmean(r[s] for r in rows):.2f}" for s in steps])
+    for config in configs:
+        table.add_row(config, *[f"{value:.2f}" for value in means[config]])
     console.print(table)
     travelled = [r["travel"] for r in records if r["travel"]]
     if travelled:
@@ -178,6 +194,23 @@ def _report(console: Console, records: List[dict], args: RefinementGroups) -> No
         for key in travelled[0]:
             table.add_row(key, *[f"{statistics.median(t[key][i] for t in travelled):.3f}" for i in (0, 1)])
         console.print(table)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        figure, axis = plt.subplots(figsize=(7, 4.5))
+        for index, config in enumerate(configs):
+            axis.plot(steps, means[config], marker="o", label=config, linestyle="-" if index < 10 else "--")
+        axis.set_xlabel("refinement steps")
+        axis.set_ylabel(f"target-view PSNR (dB), mean over {scenes} scenes")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        figure.tight_layout()
+        figure.savefig(args.plot, dpi=120)
+        plt.close(figure)
+        console.print(f"plot: {args.plot}")
 
 
 if __name__ == "__main__":
