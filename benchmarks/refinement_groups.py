@@ -141,7 +141,7 @@ def main(args: RefinementGroups) -> None:
     start = parse_start(f"start={args.run}" if args.run else "splatfacto", network_views=args.network_views)
     bench = BenchConfig(holdout_every=8)
     entries = find_scenes(args.scenes, "eval")
-    if not entries or max(args.scene_ids) >= len(entries) or min(args.scene_ids) < 0:
+    if not entries or not args.scene_ids or max(args.scene_ids) >= len(entries) or min(args.scene_ids) < 0:
         raise SystemExit(f"{args.scenes} has {len(entries)} held-out scenes: pick --scene-ids between 0 and {len(entries) - 1}")
     factors = {config: _moving(config) for config in args.configs}
     records: List[dict] = []
