@@ -73,20 +73,6 @@ class RefinementGroups:
     """Report (and plot) these JSON-lines files of earlier runs instead of refining."""
 
 
-class _Frozen:
-    """Stands in for a group's Adam: the group never moves."""
-
-    def __init__(self, param: torch.nn.Parameter):
-        self.param = param
-        self.param_groups: List[dict] = [{"lr": 0.0}]
-
-    def step(self) -> None:
-        pass
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.param.grad = None
-
-
 def _moving(config: str) -> Dict[str, float]:
     """Learning-rate factor of each splatfacto group under an ablation (0: frozen)."""
     kind, _, group = config.partition("-")
@@ -113,17 +99,15 @@ def _moving(config: str) -> Dict[str, float]:
 
 
 def refine(loop: InnerLoop, factors: Dict[str, float], steps: int) -> None:
-    """Runs `steps` refinement steps with each group's learning rate scaled (the means schedule included)."""
-    for key, factor in factors.items():
-        if factor == 0.0:
-            loop.optimizers[key] = _Frozen(loop.params[key])
+    """Runs `steps` refinement steps with each group's learning rate scaled (the means schedule included);
+    a factor of 0 freezes the group (Adam with rate 0 leaves it unchanged)."""
     for _ in range(steps):
         rates = {key: [g["lr"] for g in loop.optimizers[key].param_groups] for key in factors}
         for key, factor in factors.items():
             for group, rate in zip(loop.optimizers[key].param_groups, rates[key]):
                 group["lr"] = rate * factor
         loop.step()
-        for key, factor in factors.items():
+        for key in factors:
             if key != "means":  # the step has already set the means' scheduled rate
                 for group, rate in zip(loop.optimizers[key].param_groups, rates[key]):
                     group["lr"] = rate
