@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-import numpy as np
 import torch
 import tyro
 
 from foresplat_ns.benchmark.run import BenchConfig, select_views
 from foresplat_ns.data.builtin import builtin_scenes
-from foresplat_ns.data.scene_batch import camera_distances, choose_refinement, make_batch
+from foresplat_ns.data.scene_batch import with_refinement_views
 from foresplat_ns.data.scene_folder import find_scenes, load_scene
 from foresplat_ns.meta.ift import IFTConfig, hessian_product, hutchinson_diagonal, hypergradient, squared_error_residual
 from foresplat_ns.meta.inner import InnerLoop, InnerLoopConfig
+from foresplat_ns.meta.linear_solve import cosine
 from foresplat_ns.meta.normalise import Normalisation
 from foresplat_ns.meta.proximal import proximal_weights
 from foresplat_ns.meta.step import MetaConfig, outer_gradient, training_background
@@ -56,11 +56,6 @@ class Alignment:
     """Extra refinement views beside the context views (drawn near the targets); 0: the context views only."""
 
 
-def cosine(a: Dict[str, torch.Tensor], b: Dict[str, torch.Tensor]) -> float:
-    dot = sum(float((a[k] * b[k]).sum()) for k in a)
-    return dot / np.sqrt(sum(float((a[k] ** 2).sum()) for k in a) * sum(float((b[k] ** 2).sum()) for k in a))
-
-
 def main(cmd: Alignment) -> None:
     torch.set_num_threads(cmd.threads)
     net, _, _, _ = load_initializer(cmd.run)
@@ -71,11 +66,7 @@ def main(cmd: Alignment) -> None:
     gains: Dict[str, List[float]] = {}
     for index, entry in enumerate(find_scenes(cmd.scenes, split)[: cmd.num_scenes]):
         scene = load_scene(entry, 64)
-        batch = select_views(scene, index, BenchConfig())
-        if cmd.num_refine:
-            distances, rng = camera_distances(scene.cameras), np.random.default_rng(index)
-            refine = choose_refinement(distances, batch.context_indices, batch.target_indices, cmd.num_refine, rng)
-            batch = make_batch(scene, batch.context_indices, batch.target_indices, refine)
+        batch = with_refinement_views(scene, select_views(scene, index, BenchConfig()), cmd.num_refine, index)
         norm = Normalisation.of_batch(batch)
         nb = norm.batch(batch)
         with torch.no_grad():

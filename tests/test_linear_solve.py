@@ -1,8 +1,10 @@
 """PCG on dicts of tensors against a dense solve."""
 
+import math
+
 import torch
 
-from foresplat_ns.meta.linear_solve import jacobi, solve_cg
+from foresplat_ns.meta.linear_solve import cosine, jacobi, solve_cg
 
 
 def _system(seed: int, n: int = 30, condition: float = 1e3):
@@ -47,3 +49,26 @@ def test_maxiter_is_respected_and_reported():
     assert info.iterations == 3 and not info.converged
     exact = torch.linalg.norm(b - a @ _join(x)) / torch.linalg.norm(b)
     assert abs(info.relative_residual - float(exact)) < 1e-8
+
+
+def test_callback_sees_every_iterate_and_its_true_residual():
+    a, b = _system(2, condition=1e2)
+    seen = []
+
+    def record(iteration, x, relative):
+        exact = torch.linalg.norm(b - a @ _join(x)) / torch.linalg.norm(b)
+        seen.append((iteration, relative, float(exact)))
+
+    x, info = solve_cg(lambda v: _split(a @ _join(v)), _split(b), maxiter=8, rtol=1e-14, callback=record)
+    assert [s[0] for s in seen] == list(range(1, info.iterations + 1)) and info.iterations == 8
+    assert all(abs(reported - exact) < 1e-8 for _, reported, exact in seen)
+    assert seen[-1][1] == info.relative_residual
+
+
+def test_cosine_of_dicts_equals_the_flat_vector_cosine():
+    g = torch.Generator().manual_seed(4)
+    a, b = torch.randn(30, generator=g, dtype=torch.float64), torch.randn(30, generator=g, dtype=torch.float64)
+    flat = float(a @ b / (a.norm() * b.norm()))
+    assert abs(cosine(_split(a), _split(b)) - flat) < 1e-12
+    assert abs(cosine(_split(a), _split(-3.0 * a)) + 1.0) < 1e-12
+    assert math.isnan(cosine(_split(a), _split(torch.zeros(30, dtype=torch.float64))))

@@ -184,3 +184,12 @@ def sample_batch(
     context, target = choose_views(distances, num_context, num_target, rng)
     refine = choose_refinement(distances, context, target, num_refine, rng)
     return make_batch(scene, context, target, refine)
+
+
+def with_refinement_views(scene: Scene, batch: SceneBatch, num_refine: int, seed: int) -> SceneBatch:
+    """`batch` with `num_refine` refinement views drawn near its targets (as in training); unchanged for 0."""
+    if num_refine == 0:
+        return batch
+    rng = np.random.default_rng(seed)
+    refine = choose_refinement(camera_distances(scene.cameras), batch.context_indices, batch.target_indices, num_refine, rng)
+    return make_batch(scene, batch.context_indices, batch.target_indices, refine)

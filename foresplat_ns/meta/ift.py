@@ -135,6 +135,7 @@ def hypergradient(
     theta0: TensorDict,
     config: IFTConfig,
     diagonal: Optional[TensorDict] = None,
+    callback: Optional[Callable[[int, TensorDict, float], None]] = None,
 ) -> Hypergradient:
     """Solve (H + Λ) u = ∇L_out(θ*) by PCG; return Λu and −u ⊙ (θ* − θ0) summed per Gaussian and group.
 
@@ -146,6 +147,7 @@ def hypergradient(
         theta0: The prediction θ0.
         config: Solver settings.
         diagonal: An estimate of diag(H) for the Jacobi preconditioner; None: Λ only.
+        callback: Passed to `solve_cg`: (iteration, u, relative residual) after every iteration.
     """
     begin = time.perf_counter()
     lam = {k: expand(weights[k].detach(), outer_grad[k]) + config.damping for k in outer_grad}
@@ -154,9 +156,19 @@ def hypergradient(
         return {k: hv[k] + lam[k] * v[k] for k in v}
 
     diag = {k: lam[k].expand_as(outer_grad[k]) + (0.0 if diagonal is None else diagonal[k]) for k in outer_grad}
-    u, info = solve_cg(matvec, outer_grad, jacobi(diag), maxiter=config.cg_iterations, rtol=config.cg_rtol)
+    u, info = solve_cg(
+        matvec, outer_grad, jacobi(diag), maxiter=config.cg_iterations, rtol=config.cg_rtol, callback=callback
+    )
+    d_theta0, d_lambda = implicit_gradients(u, weights, theta_star, theta0)
+    return Hypergradient(d_theta0, d_lambda, info, time.perf_counter() - begin)
+
+
+def implicit_gradients(
+    u: TensorDict, weights: TensorDict, theta_star: TensorDict, theta0: TensorDict
+) -> Tuple[TensorDict, TensorDict]:
+    """Λu and −u ⊙ (θ* − θ0) summed per Gaussian and group, from a solution u of (H + Λ) u = ∇L_out(θ*)."""
     d_theta0 = {k: expand(weights[k].detach(), u[k]) * u[k] for k in u}
     d_lambda = {
         k: -(u[k] * (theta_star[k] - theta0[k])).reshape(u[k].shape[0], -1).sum(-1, keepdim=True) for k in u
     }
-    return Hypergradient(d_theta0, d_lambda, info, time.perf_counter() - begin)
+    return d_theta0, d_lambda

@@ -40,6 +40,7 @@ def solve_cg(
     rtol: float = 1e-6,
     atol: float = 0.0,
     x0: Optional[TensorDict] = None,
+    callback: Optional[Callable[[int, TensorDict, float], None]] = None,
 ) -> tuple[TensorDict, SolveInfo]:
     """Solve A x = b for symmetric positive-definite A given only as `matvec`.
 
@@ -51,6 +52,7 @@ def solve_cg(
         rtol: Stop when ||r|| <= max(rtol * ||b||, atol).
         atol: Absolute residual tolerance.
         x0: Initial guess (zeros by default).
+        callback: Called after every iteration with (iteration, x, relative residual), for diagnostics.
 
     Returns:
         The solution and a `SolveInfo`. The stopping test reads one scalar per iteration, the only
@@ -73,6 +75,8 @@ def solve_cg(
         r = _axpy(-alpha, ap, r)
         iterations += 1
         r_norm = float(torch.sqrt(_dot(r, r)))
+        if callback is not None:
+            callback(iterations, x, r_norm / b_norm if b_norm > 0 else 0.0)
         if r_norm <= threshold:
             break
         z = precond(r)
@@ -81,6 +85,12 @@ def solve_cg(
         rz = rz_new
     relative = r_norm / b_norm if b_norm > 0 else 0.0
     return x, SolveInfo(iterations=iterations, relative_residual=relative, converged=r_norm <= threshold)
+
+
+def cosine(a: TensorDict, b: TensorDict) -> float:
+    """Cosine between two dicts of tensors seen as one vector each (nan when one is zero)."""
+    norm = float(torch.sqrt(_dot(a, a) * _dot(b, b)))
+    return float(_dot(a, b)) / norm if norm > 0 else float("nan")
 
 
 def jacobi(diagonal: TensorDict) -> Callable[[TensorDict], TensorDict]:

@@ -1,0 +1,158 @@
+"""How exact is the IFT hypergradient after k conjugate-gradient iterations? Measured on held-out scenes.
+
+For an IFT-trained run, each held-out scene goes through one IFT meta-step exactly as in training
+(proximal inner loop from the prediction, target-view gradient at θ*, Gauss-Newton products on
+`hessian_views` refinement views, Jacobi preconditioner), except that the solve runs to
+`max(iterations)` with no tolerance. At every listed iteration k it prints, as medians over scenes:
+the relative residual of (H + Λ) u = ∇L_out(θ*), the cosine of ∂L/∂θ0 = Λu_k and of ∂L/∂λ with their
+values at the last iteration, and the cosine of Λu_k with the zero-step gradient. Usage:
+
+    python benchmarks/ift_solve.py --run RUN [--inner-steps 10 --lr-scale 5] [--iterations 1 2 5 10 20 40 80]
+
+`--inner-steps`, `--lr-scale`, `--num-refine` and `--hessian-views` should match the run's training
+flags (`--pipeline.meta.inner-steps`, `--pipeline.meta.inner.lr-scale`, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+import tyro
+from rich.console import Console
+from rich.table import Table
+
+from foresplat_ns.benchmark.run import BenchConfig, select_views
+from foresplat_ns.data.builtin import builtin_scenes
+from foresplat_ns.data.scene_batch import with_refinement_views
+from foresplat_ns.data.scene_folder import find_scenes, load_scene
+from foresplat_ns.meta.ift import IFTConfig, diagonal_estimate, hessian_product, hypergradient, implicit_gradients
+from foresplat_ns.meta.ift import squared_error_residual
+from foresplat_ns.meta.inner import InnerLoop, InnerLoopConfig
+from foresplat_ns.meta.linear_solve import cosine
+from foresplat_ns.meta.normalise import Normalisation
+from foresplat_ns.meta.proximal import proximal_weights
+from foresplat_ns.meta.step import MetaConfig, outer_gradient, subset_views, training_background
+from foresplat_ns.models.checkpoints import load_initializer
+
+CONSOLE = Console()
+
+
+@dataclass
+class SolveStudy:
+    """Accuracy of the IFT hypergradient against the number of CG iterations."""
+
+    run: Path
+    """An `ns-train foresplat --pipeline.meta.mode ift` run folder or checkpoint (needs the confidence head)."""
+    scenes: Path = field(default_factory=builtin_scenes)
+    """Folder of scenes; its eval/ split is used when present."""
+    num_scenes: int = 3
+    """Held-out scenes to measure."""
+    inner_steps: int = 10
+    """K of the proximal inner loop, as the run's `--pipeline.meta.inner-steps`."""
+    lr_scale: float = 5.0
+    """Inner learning-rate scale, as the run's `--pipeline.meta.inner.lr-scale`."""
+    num_refine: int = 8
+    """Refinement views beside the context views, as the run's `--pipeline.datamanager.num-refine`."""
+    hessian_views: Optional[int] = 4
+    """Refinement views the Gauss-Newton products render, as `--pipeline.meta.ift.hessian-views`."""
+    iterations: List[int] = field(default_factory=lambda: [1, 2, 5, 10, 20, 40, 80])
+    """CG iterations at which to measure; the solve runs to the largest with no tolerance."""
+    threads: int = 1
+    """torch CPU threads."""
+    out: Optional[Path] = None
+    """Write the per-scene measurements as JSON here."""
+
+
+def measure_scene(cmd: SolveStudy, net: torch.nn.Module, entry: Path, index: int) -> List[dict]:
+    """One IFT meta-step on a held-out scene; a record per listed iteration."""
+    scene = load_scene(entry, 64)
+    batch = with_refinement_views(scene, select_views(scene, index, BenchConfig()), cmd.num_refine, index)
+    norm = Normalisation.of_batch(batch)
+    nb = norm.batch(batch)
+    with torch.no_grad():
+        raw = net(batch.context_images, batch.context_cameras, batch.near, batch.far)
+    if raw.confidence is None:
+        raise SystemExit(f"error: {cmd.run} has no confidence head; pass a run trained with --pipeline.meta.mode ift")
+    prediction = norm.gaussians(raw)
+    config = MetaConfig(inner_steps=cmd.inner_steps, inner=InnerLoopConfig(lr_scale=cmd.lr_scale, densify=False))
+    settings = IFTConfig(cg_iterations=max(cmd.iterations), cg_rtol=0.0, hessian_views=cmd.hessian_views)
+    weights = proximal_weights(raw.confidence, settings)
+    background = training_background(config, index, prediction.means.device)
+    zero, _ = outer_gradient(prediction, nb, config, background, targets_only=True)
+
+    images, cameras = nb.refinement_views()
+    loop = InnerLoop(config.inner, prediction, images, cameras, seed=index, proximal=weights)
+    loop.run(cmd.inner_steps)
+    star, theta0 = loop.gaussians().params(), prediction.params()
+    outer, _ = outer_gradient(loop.gaussians(), nb, config, background, targets_only=True)
+    residual = squared_error_residual(*subset_views(images, cameras, cmd.hessian_views, seed=index), background)
+    hessian = lambda v: hessian_product(residual, star, v, settings.product, settings.fd_epsilon)  # noqa: E731
+    diagonal = diagonal_estimate(residual, star, settings, seed=index)
+
+    iterates: Dict[int, tuple] = {}
+    wanted = set(cmd.iterations)
+
+    def record(iteration: int, u: Dict[str, torch.Tensor], relative: float) -> None:
+        if iteration in wanted:
+            iterates[iteration] = (implicit_gradients(u, weights, star, theta0), relative, time.perf_counter())
+
+    begin = time.perf_counter()
+    final = hypergradient(hessian, outer, weights, star, theta0, settings, diagonal, callback=record)
+    (ref_theta0, ref_lambda) = (final.theta0, final.lambdas)
+    records = []
+    for k in sorted(iterates):
+        (d_theta0, d_lambda), relative, stamp = iterates[k]
+        records.append(
+            {
+                "scene": scene.name,
+                "iteration": k,
+                "relative_residual": relative,
+                "cos_theta0_vs_last": cosine(d_theta0, ref_theta0),
+                "cos_lambda_vs_last": cosine(d_lambda, ref_lambda),
+                "cos_theta0_vs_zero_step": cosine(d_theta0, zero),
+                "seconds": stamp - begin,
+            }
+        )
+    return records
+
+
+def main(cmd: SolveStudy) -> None:
+    """Runs the study and prints the table."""
+    torch.set_num_threads(cmd.threads)
+    if not cmd.iterations or min(cmd.iterations) < 1:
+        raise SystemExit("error: --iterations needs positive iteration counts, e.g. --iterations 1 5 20")
+    net, _, _, _ = load_initializer(cmd.run)
+    net.eval()
+    split = "eval" if (cmd.scenes / "eval").is_dir() else "all"
+    entries = find_scenes(cmd.scenes, split)[: cmd.num_scenes]
+    if not entries:
+        raise SystemExit(f"error: no scenes in {cmd.scenes}; pass --scenes with a folder of generated scenes")
+    records: List[dict] = []
+    for index, entry in enumerate(entries):
+        records += measure_scene(cmd, net, entry, index)
+        CONSOLE.print(f"{records[-1]['scene']}: done")
+    table = Table(title=f"IFT solve against CG iterations (median over {len(entries)} scenes)")
+    for column in ("CG iterations", "relative residual", "cos ∂L/∂θ0 with last", "cos ∂L/∂λ with last", "cos ∂L/∂θ0 with zero-step", "seconds"):
+        table.add_column(column, justify="right")
+    for k in sorted({r["iteration"] for r in records}):
+        rows = [r for r in records if r["iteration"] == k]
+        med = {key: float(np.median([r[key] for r in rows])) for key in rows[0] if key not in ("scene", "iteration")}
+        table.add_row(
+            str(k), f"{med['relative_residual']:.3g}", f"{med['cos_theta0_vs_last']:.3f}", f"{med['cos_lambda_vs_last']:.3f}",
+            f"{med['cos_theta0_vs_zero_step']:.3f}", f"{med['seconds']:.1f}",
+        )  # fmt: skip
+    CONSOLE.print(table)
+    if cmd.out is not None:
+        cmd.out.parent.mkdir(parents=True, exist_ok=True)
+        cmd.out.write_text(json.dumps(records, indent=1))
+        CONSOLE.print(f"records in {cmd.out}")
+
+
+if __name__ == "__main__":
+    main(tyro.cli(SolveStudy))
