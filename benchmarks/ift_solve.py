@@ -5,7 +5,7 @@ For an IFT-trained run, each held-out scene goes through one IFT meta-step exact
 `hessian_views` refinement views, Jacobi preconditioner), except that the solve runs to
 `max(iterations)` with no tolerance. At every listed iteration k it prints, as medians over scenes:
 the relative residual of (H + Λ) u = ∇L_out(θ*), the cosine of ∂L/∂θ0 = Λu_k and of ∂L/∂λ with their
-values at the last iteration, and the cosine of Λu_k with the zero-step gradient. Usage:
+values at the last iteration, and the cosine and norm ratio of Λu_k to the zero-step gradient. Usage:
 
     python benchmarks/ift_solve.py --run RUN [--inner-steps 10 --lr-scale 5] [--iterations 1 2 5 10 20 40 80]
 
@@ -69,6 +69,11 @@ class SolveStudy:
     """Write the per-scene measurements as JSON here."""
 
 
+def l2_norm(a: Dict[str, torch.Tensor]) -> float:
+    """Euclidean norm of a dict of tensors seen as one vector."""
+    return float(np.sqrt(sum(float((t**2).sum()) for t in a.values())))
+
+
 def measure_scene(cmd: SolveStudy, net: torch.nn.Module, entry: Path, index: int) -> List[dict]:
     """One IFT meta-step on a held-out scene; a record per listed iteration."""
     scene = load_scene(entry, 64)
@@ -116,6 +121,7 @@ def measure_scene(cmd: SolveStudy, net: torch.nn.Module, entry: Path, index: int
                 "cos_theta0_vs_last": cosine(d_theta0, ref_theta0),
                 "cos_lambda_vs_last": cosine(d_lambda, ref_lambda),
                 "cos_theta0_vs_zero_step": cosine(d_theta0, zero),
+                "norm_theta0_over_zero_step": l2_norm(d_theta0) / l2_norm(zero),
                 "seconds": stamp - begin,
             }
         )
@@ -137,15 +143,16 @@ def main(cmd: SolveStudy) -> None:
     for index, entry in enumerate(entries):
         records += measure_scene(cmd, net, entry, index)
         CONSOLE.print(f"{records[-1]['scene']}: done")
-    table = Table(title=f"IFT solve against CG iterations (median over {len(entries)} scenes)")
-    for column in ("CG iterations", "relative residual", "cos ∂L/∂θ0 with last", "cos ∂L/∂λ with last", "cos ∂L/∂θ0 with zero-step", "seconds"):
+    table = Table(title=f"∂L/∂θ0 and ∂L/∂λ against CG iterations (median over {len(entries)} scenes)")
+    columns = ("CG its", "rel. residual", "cos θ0 / last", "cos λ / last", "cos θ0 / zero-step", "|θ0| / |zero-step|", "s")
+    for column in columns:
         table.add_column(column, justify="right")
     for k in sorted({r["iteration"] for r in records}):
         rows = [r for r in records if r["iteration"] == k]
         med = {key: float(np.median([r[key] for r in rows])) for key in rows[0] if key not in ("scene", "iteration")}
         table.add_row(
             str(k), f"{med['relative_residual']:.3g}", f"{med['cos_theta0_vs_last']:.3f}", f"{med['cos_lambda_vs_last']:.3f}",
-            f"{med['cos_theta0_vs_zero_step']:.3f}", f"{med['seconds']:.1f}",
+            f"{med['cos_theta0_vs_zero_step']:.3f}", f"{med['norm_theta0_over_zero_step']:.3g}", f"{med['seconds']:.1f}",
         )  # fmt: skip
     CONSOLE.print(table)
     if cmd.out is not None:
