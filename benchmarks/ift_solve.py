@@ -30,7 +30,7 @@ from rich.table import Table
 from foresplat_ns.benchmark.run import BenchConfig, select_views
 from foresplat_ns.data.builtin import builtin_scenes
 from foresplat_ns.data.scene_batch import with_refinement_views
-from foresplat_ns.data.scene_folder import find_scenes, load_scene
+from foresplat_ns.data.scene_folder import SceneDataError, find_scenes, load_scene
 from foresplat_ns.meta.ift import IFTConfig, diagonal_estimate, hessian_product, hypergradient, implicit_gradients
 from foresplat_ns.meta.ift import squared_error_residual
 from foresplat_ns.meta.inner import InnerLoop, InnerLoopConfig
@@ -38,7 +38,7 @@ from foresplat_ns.meta.linear_solve import cosine
 from foresplat_ns.meta.normalise import Normalisation
 from foresplat_ns.meta.proximal import proximal_weights
 from foresplat_ns.meta.step import MetaConfig, outer_gradient, subset_views, training_background
-from foresplat_ns.models.checkpoints import load_initializer
+from foresplat_ns.models.checkpoints import CheckpointError, load_initializer
 
 CONSOLE = Console()
 
@@ -83,7 +83,7 @@ def measure_scene(cmd: SolveStudy, net: torch.nn.Module, entry: Path, index: int
     with torch.no_grad():
         raw = net(batch.context_images, batch.context_cameras, batch.near, batch.far)
     if raw.confidence is None:
-        raise SystemExit(f"error: {cmd.run} has no confidence head; pass a run trained with --pipeline.meta.mode ift")
+        raise SystemExit(f"ift_solve.py: {cmd.run} has no confidence head; pass a run trained with --pipeline.meta.mode ift")
     prediction = norm.gaussians(raw)
     config = MetaConfig(inner_steps=cmd.inner_steps, inner=InnerLoopConfig(lr_scale=cmd.lr_scale, densify=False))
     settings = IFTConfig(cg_iterations=max(cmd.iterations), cg_rtol=0.0, hessian_views=cmd.hessian_views)
@@ -132,28 +132,33 @@ def main(cmd: SolveStudy) -> None:
     """Runs the study and prints the table."""
     torch.set_num_threads(cmd.threads)
     if not cmd.iterations or min(cmd.iterations) < 1:
-        raise SystemExit("error: --iterations needs positive iteration counts, e.g. --iterations 1 5 20")
+        raise SystemExit("ift_solve.py: --iterations needs positive iteration counts, e.g. --iterations 1 5 20")
     net, _, _, _ = load_initializer(cmd.run)
     net.eval()
     split = "eval" if (cmd.scenes / "eval").is_dir() else "all"
     entries = find_scenes(cmd.scenes, split)[: cmd.num_scenes]
     if not entries:
-        raise SystemExit(f"error: no scenes in {cmd.scenes}; pass --scenes with a folder of generated scenes")
+        raise SystemExit(f"ift_solve.py: no scenes in {cmd.scenes}; pass --scenes with a folder of generated scenes")
     records: List[dict] = []
     for index, entry in enumerate(entries):
         records += measure_scene(cmd, net, entry, index)
         CONSOLE.print(f"{records[-1]['scene']}: done")
     table = Table(title=f"∂L/∂θ0 and ∂L/∂λ against CG iterations (median over {len(entries)} scenes)")
-    columns = ("CG its", "rel. residual", "cos θ0 / last", "cos λ / last", "cos θ0 / zero-step", "|θ0| / |zero-step|", "s")
-    for column in columns:
-        table.add_column(column, justify="right")
+    columns = {
+        "relative_residual": ("rel. residual", "{:.3g}"),
+        "cos_theta0_vs_last": ("cos θ0 / last", "{:.3f}"),
+        "cos_lambda_vs_last": ("cos λ / last", "{:.3f}"),
+        "cos_theta0_vs_zero_step": ("cos θ0 / zero-step", "{:.3f}"),
+        "norm_theta0_over_zero_step": ("|θ0| / |zero-step|", "{:.3g}"),
+        "seconds": ("s", "{:.1f}"),
+    }
+    table.add_column("CG its", justify="right")
+    for title, _ in columns.values():
+        table.add_column(title, justify="right")
     for k in sorted({r["iteration"] for r in records}):
         rows = [r for r in records if r["iteration"] == k]
-        med = {key: float(np.median([r[key] for r in rows])) for key in rows[0] if key not in ("scene", "iteration")}
-        table.add_row(
-            str(k), f"{med['relative_residual']:.3g}", f"{med['cos_theta0_vs_last']:.3f}", f"{med['cos_lambda_vs_last']:.3f}",
-            f"{med['cos_theta0_vs_zero_step']:.3f}", f"{med['norm_theta0_over_zero_step']:.3g}", f"{med['seconds']:.1f}",
-        )  # fmt: skip
+        cells = [fmt.format(float(np.median([r[key] for r in rows]))) for key, (_, fmt) in columns.items()]
+        table.add_row(str(k), *cells)
     CONSOLE.print(table)
     if cmd.out is not None:
         cmd.out.parent.mkdir(parents=True, exist_ok=True)
@@ -162,4 +167,7 @@ def main(cmd: SolveStudy) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(SolveStudy))
+    try:
+        main(tyro.cli(SolveStudy))
+    except (CheckpointError, SceneDataError) as error:
+        raise SystemExit(f"ift_solve.py: {error}") from None

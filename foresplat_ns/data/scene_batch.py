@@ -190,6 +190,6 @@ def with_refinement_views(scene: Scene, batch: SceneBatch, num_refine: int, seed
     """`batch` with `num_refine` refinement views drawn near its targets (as in training); unchanged for 0."""
     if num_refine == 0:
         return batch
-    rng = np.random.default_rng(seed)
-    refine = choose_refinement(camera_distances(scene.cameras), batch.context_indices, batch.target_indices, num_refine, rng)
+    distances, rng = camera_distances(scene.cameras), np.random.default_rng(seed)
+    refine = choose_refinement(distances, batch.context_indices, batch.target_indices, num_refine, rng)
     return make_batch(scene, batch.context_indices, batch.target_indices, refine)
