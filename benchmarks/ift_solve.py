@@ -31,13 +31,12 @@ from foresplat_ns.benchmark.run import BenchConfig, select_views
 from foresplat_ns.data.builtin import builtin_scenes
 from foresplat_ns.data.scene_batch import with_refinement_views
 from foresplat_ns.data.scene_folder import SceneDataError, find_scenes, load_scene
-from foresplat_ns.meta.ift import IFTConfig, diagonal_estimate, hessian_product, hypergradient, implicit_gradients
-from foresplat_ns.meta.ift import squared_error_residual
-from foresplat_ns.meta.inner import InnerLoop, InnerLoopConfig
+from foresplat_ns.meta.ift import IFTConfig, hypergradient, implicit_gradients
+from foresplat_ns.meta.inner import InnerLoopConfig
 from foresplat_ns.meta.linear_solve import cosine
 from foresplat_ns.meta.normalise import Normalisation
 from foresplat_ns.meta.proximal import proximal_weights
-from foresplat_ns.meta.step import MetaConfig, outer_gradient, subset_views, training_background
+from foresplat_ns.meta.step import MetaConfig, outer_gradient, proximal_problem, training_background
 from foresplat_ns.models.checkpoints import CheckpointError, load_initializer
 
 CONSOLE = Console()
@@ -85,20 +84,15 @@ def measure_scene(cmd: SolveStudy, net: torch.nn.Module, entry: Path, index: int
     if raw.confidence is None:
         raise SystemExit(f"ift_solve.py: {cmd.run} has no confidence head; pass a run trained with --pipeline.meta.mode ift")
     prediction = norm.gaussians(raw)
-    config = MetaConfig(inner_steps=cmd.inner_steps, inner=InnerLoopConfig(lr_scale=cmd.lr_scale, densify=False))
     settings = IFTConfig(cg_iterations=max(cmd.iterations), cg_rtol=0.0, hessian_views=cmd.hessian_views)
+    inner = InnerLoopConfig(lr_scale=cmd.lr_scale, densify=False)
+    config = MetaConfig(inner_steps=cmd.inner_steps, inner=inner, ift=settings)
     weights = proximal_weights(raw.confidence, settings)
     background = training_background(config, index, prediction.means.device)
     zero, _ = outer_gradient(prediction, nb, config, background, targets_only=True)
 
-    images, cameras = nb.refinement_views()
-    loop = InnerLoop(config.inner, prediction, images, cameras, seed=index, proximal=weights)
-    loop.run(cmd.inner_steps)
-    star, theta0 = loop.gaussians().params(), prediction.params()
-    outer, _ = outer_gradient(loop.gaussians(), nb, config, background, targets_only=True)
-    residual = squared_error_residual(*subset_views(images, cameras, cmd.hessian_views, seed=index), background)
-    hessian = lambda v: hessian_product(residual, star, v, settings.product, settings.fd_epsilon)  # noqa: E731
-    diagonal = diagonal_estimate(residual, star, settings, seed=index)
+    problem = proximal_problem(config, prediction, weights, nb, index, background)
+    star, theta0 = problem.theta_star, prediction.params()
 
     iterates: Dict[int, tuple] = {}
     wanted = set(cmd.iterations)
@@ -108,7 +102,9 @@ def measure_scene(cmd: SolveStudy, net: torch.nn.Module, entry: Path, index: int
             iterates[iteration] = (implicit_gradients(u, weights, star, theta0), relative, time.perf_counter())
 
     begin = time.perf_counter()
-    final = hypergradient(hessian, outer, weights, star, theta0, settings, diagonal, callback=record)
+    final = hypergradient(
+        problem.hessian, problem.outer_grad, weights, star, theta0, config.ift, problem.diagonal, callback=record
+    )
     (ref_theta0, ref_lambda) = (final.theta0, final.lambdas)
     records = []
     for k in sorted(iterates):

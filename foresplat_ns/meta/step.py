@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Literal, Optional, Tuple
+from typing import Callable, Dict, List, Literal, Optional, Tuple
 
 import numpy as np
 import torch
@@ -194,6 +194,41 @@ def metagrad(
     return total, metrics
 
 
+@dataclass
+class ProximalProblem:
+    """What the IFT solve needs after K proximal inner steps: θ*, ∇L_out(θ*), H v at θ* and diag(H)."""
+
+    theta_star: Dict[str, Tensor]
+    outer_grad: Dict[str, Tensor]
+    target_metrics: Dict[str, Tensor]
+    hessian: Callable[[Dict[str, Tensor]], Dict[str, Tensor]]
+    diagonal: Optional[Dict[str, Tensor]]
+    inner_seconds: float
+
+
+def proximal_problem(
+    config: MetaConfig, theta0: Gaussians, weights: Dict[str, Tensor], batch: SceneBatch, seed: int, background: Tensor
+) -> ProximalProblem:
+    """Runs K proximal inner steps from `theta0` on the refinement views and sets up the products with H at θ*."""
+    images, cameras = batch.refinement_views()
+    proximal = {k: w.detach() for k, w in weights.items()}
+    loop = InnerLoop(config.inner, theta0, images, cameras, seed=seed, proximal=proximal)
+    begin = time.perf_counter()
+    loop.run(config.inner_steps)
+    inner_seconds = time.perf_counter() - begin
+    refined = loop.gaussians()
+    outer, metrics = outer_gradient(refined, batch, config, background, targets_only=True)
+    theta_star = refined.params()
+    residual = squared_error_residual(*subset_views(images, cameras, config.ift.hessian_views, seed=seed), background)
+    settings = config.ift
+
+    def hessian(v: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        return hessian_product(residual, theta_star, v, settings.product, settings.fd_epsilon)
+
+    diagonal = diagonal_estimate(residual, theta_star, settings, seed=seed)
+    return ProximalProblem(theta_star, outer, metrics, hessian, diagonal, inner_seconds)
+
+
 def ift(
     config: MetaConfig, prediction: Gaussians, weights: Dict[str, Tensor], batch: SceneBatch, step: int
 ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor], Dict[str, Tensor]]:
@@ -204,27 +239,13 @@ def ift(
     """
     background = training_background(config, step, prediction.means.device)
     theta0 = prediction.detach()
-    images, cameras = batch.refinement_views()
-    loop = InnerLoop(
-        config.inner, theta0, images, cameras, seed=step,
-        proximal={k: w.detach() for k, w in weights.items()},
+    begin = time.perf_counter()
+    problem = proximal_problem(config, theta0, weights, batch, step, background)
+    result = hypergradient(
+        problem.hessian, problem.outer_grad, weights, problem.theta_star, theta0.params(), config.ift, problem.diagonal
     )
-    begin = time.perf_counter()
-    loop.run(config.inner_steps)
-    inner_seconds = time.perf_counter() - begin
-    refined = loop.gaussians()
-    outer, m = outer_gradient(refined, batch, config, background, targets_only=True)
-
-    begin = time.perf_counter()
-    theta_star = refined.params()
-    residual = squared_error_residual(*subset_views(images, cameras, config.ift.hessian_views, seed=step), background)
-    settings = config.ift
-    def hessian(v: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        return hessian_product(residual, theta_star, v, settings.product, settings.fd_epsilon)
-
-    diagonal = diagonal_estimate(residual, theta_star, settings, seed=step)
-    result = hypergradient(hessian, outer, weights, theta_star, theta0.params(), settings, diagonal)
-    ift_seconds = time.perf_counter() - begin
+    ift_seconds = time.perf_counter() - begin - problem.inner_seconds
+    inner_seconds, m = problem.inner_seconds, problem.target_metrics
 
     d_theta0, d_lambda = result.theta0, result.lambdas
     metrics = {
