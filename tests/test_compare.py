@@ -1,0 +1,98 @@
+"""foresplat-compare: per-scene differences, statistics against scipy's paired tests, pooling, reach, errors."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from foresplat_ns.benchmark.compare import CompareCommand, CompareError, compare, load_records, paired_differences, run, summarise
+
+STEPS = [0, 10, 100]
+SCENES = [f"scene_{i:04d}" for i in range(6)]
+
+
+def synthetic(start, seed, shift):
+    """Records of one start: PSNR grows with the step, a per-scene offset, plus `shift` after step 0."""
+    rng = np.random.default_rng(seed)
+    offsets = rng.normal(0.0, 1.0, (len(SCENES), len(STEPS)))
+    return [{"scene": scene, "start": start, "step": step, "psnr": 15.0 + 0.05 * step + offsets[i, j] + (shift if step else 0.0),
+             "ssim": 0.5, "num_gaussians": 100, "refine_seconds": 0.1} for i, scene in enumerate(SCENES) for j, step in enumerate(STEPS)]
+
+
+def write(folder, records, starts):
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({"settings": {"starts": starts}, "records": records}))
+    return folder
+
+
+def test_differences_are_candidate_minus_base_per_scene():
+    records = synthetic("a", 0, 0.0) + synthetic("b", 1, 0.5)
+    diffs = paired_differences(records, "a", "b")
+    value = {(r["start"], r["step"], r["scene"]): r["psnr"] for r in records}
+    assert sorted(diffs) == STEPS
+    for step in STEPS:
+        assert sorted(diffs[step]) == SCENES
+        for scene in SCENES:
+            assert diffs[step][scene] == pytest.approx(value["b", step, scene] - value["a", step, scene])
+    assert sorted(paired_differences(records, "a", "b", exclude=["scene_0003"])[10]) == SCENES[:3] + SCENES[4:]
+
+
+def test_summary_matches_scipys_paired_tests():
+    rng = np.random.default_rng(3)
+    base, candidate = rng.normal(20, 1, 11), rng.normal(20.4, 1, 11)
+    summary = summarise(candidate - base)
+    expected = stats.ttest_rel(candidate, base)
+    assert summary["t"] == pytest.approx(expected.statistic, rel=1e-10)
+    assert summary["p_t"] == pytest.approx(expected.pvalue, rel=1e-8)
+    assert summary["p_wilcoxon"] == pytest.approx(stats.wilcoxon(candidate, base).pvalue, rel=1e-10)
+    assert summary["ahead"] == int((candidate > base).sum()) and summary["n"] == 11
+    assert summary["median"] == pytest.approx(np.median(candidate - base))
+    assert np.isnan(summarise([0.2])["t"])  # one scene: no spread, no statistic
+
+
+def test_pool_concatenates_the_pairs_scene_differences():
+    records = synthetic("a1", 0, 0.0) + synthetic("b1", 1, 0.3) + synthetic("a2", 2, 0.0) + synthetic("b2", 3, 0.3)
+    result = compare(records, [("a1", "b1"), ("a2", "b2")])
+    for step in STEPS:
+        both = list(paired_differences(records, "a1", "b1")[step].values()) + list(paired_differences(records, "a2", "b2")[step].values())
+        assert result["pooled"][str(step)]["mean"] == pytest.approx(np.mean(both))
+        assert result["pooled"][str(step)]["t"] == pytest.approx(stats.ttest_1samp(both, 0.0).statistic)
+
+
+def test_reach_counts_the_steps_to_the_bases_best():
+    records = [{"scene": s, "start": name, "step": step, "psnr": psnr}
+               for s in SCENES[:2]
+               for name, curve in (("a", {0: 10.0, 10: 12.0, 100: 14.0}), ("b", {0: 11.0, 10: 14.5, 100: 15.0}))
+               for step, psnr in curve.items()]
+    reach = compare(records, [("a", "b")])["pairs"]["a:b"]["reach"]
+    assert reach == {"base_best": 14.0, "base_steps": 100, "candidate_steps": 10, "ratio": 0.1}
+
+
+def test_command_merges_renamed_folders_and_writes_outputs(tmp_path):
+    one = write(tmp_path / "one", synthetic("zero-step", 0, 0.0) + synthetic("metagrad", 1, 0.4), ["zero-step=r1", "metagrad=r2"])
+    two = write(tmp_path / "two", synthetic("zero-step", 2, 0.0), ["zero-step=r3"])
+    out = tmp_path / "out"
+    result = run(CompareCommand(results=[str(one), f"{two}:zero-step=zs-b"], pairs=["zero-step:metagrad", "zs-b:metagrad"], out=out))
+    assert set(result["pairs"]) == {"zero-step:metagrad", "zs-b:metagrad"} and "pooled" in result
+    for name in ("compare.json", "compare.md", "paired_differences.png", "results.json", "table.md", "psnr_vs_steps.png"):
+        assert (out / name).is_file(), name
+    merged = json.loads((out / "results.json").read_text())
+    assert {r["start"] for r in merged["records"]} == {"zero-step", "metagrad", "zs-b"}
+    assert merged["settings"]["starts"] == ["zero-step=r1", "metagrad=r2", "zs-b=r3"]
+
+
+def test_bad_input_gets_one_line_errors(tmp_path):
+    folder = write(tmp_path / "one", synthetic("a", 0, 0.0) + synthetic("b", 1, 0.0), [])
+    with pytest.raises(CompareError, match="not found"):
+        load_records([str(tmp_path / "missing")])
+    with pytest.raises(CompareError, match="in both"):
+        load_records([str(folder), str(folder)])
+    records, _ = load_records([str(folder)])
+    with pytest.raises(CompareError, match="starts found: a, b"):
+        paired_differences(records, "a", "c")
+    other = [dict(r, scene="elsewhere", start="c") for r in records if r["start"] == "b"]
+    with pytest.raises(CompareError, match="share no scene"):
+        paired_differences(records + other, "a", "c")
+    with pytest.raises(CompareError, match="BASE:CANDIDATE"):
+        run(CompareCommand(results=[str(folder)], pairs=["a-b"]))
