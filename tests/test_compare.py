@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from foresplat_ns.benchmark.compare import CompareCommand, CompareError, compare, load_records, paired_differences, run, summarise
+from foresplat_ns.benchmark.report import interpolated_steps_to_reach
 
 STEPS = [0, 10, 100]
 SCENES = [f"scene_{i:04d}" for i in range(6)]
@@ -66,7 +67,19 @@ def test_reach_counts_the_steps_to_the_bases_best():
                for name, curve in (("a", {0: 10.0, 10: 12.0, 100: 14.0}), ("b", {0: 11.0, 10: 14.5, 100: 15.0}))
                for step, psnr in curve.items()]
     reach = compare(records, [("a", "b")])["pairs"]["a:b"]["reach"]
-    assert reach == {"base_best": 14.0, "base_steps": 100, "candidate_steps": 10, "ratio": 0.1}
+    assert reach == {"base_best": 14.0, "base_steps": 100, "candidate_steps": 10, "ratio": 0.1,
+                     "candidate_steps_interpolated": pytest.approx(0 + 10 * (14.0 - 11.0) / (14.5 - 11.0)),
+                     "ratio_interpolated": pytest.approx(0.1 * 3.0 / 3.5)}
+
+
+def test_interpolated_steps_follow_the_line_between_recorded_steps():
+    curve = {0: 10.0, 100: 12.0, 250: 13.0, 500: 14.0}
+    assert interpolated_steps_to_reach(curve, 10.0) == 0.0
+    assert interpolated_steps_to_reach(curve, 11.5) == pytest.approx(75.0)
+    assert interpolated_steps_to_reach(curve, 13.5) == pytest.approx(375.0)
+    assert interpolated_steps_to_reach(curve, 14.0) == pytest.approx(500.0)
+    assert interpolated_steps_to_reach(curve, 14.1) is None
+    assert interpolated_steps_to_reach({0: 10.0, 10: 12.0, 20: 11.0, 30: 13.0}, 11.5) == pytest.approx(7.5)
 
 
 def test_command_merges_renamed_folders_and_writes_outputs(tmp_path):

@@ -21,7 +21,7 @@ import tyro
 from rich.console import Console
 from rich.table import Table
 
-from foresplat_ns.benchmark.report import mean_curves, steps_to_reach, write_all
+from foresplat_ns.benchmark.report import interpolated_steps_to_reach, mean_curves, steps_to_reach, write_all
 
 CONSOLE = Console()
 
@@ -126,7 +126,8 @@ def summarise(differences: Sequence[float]) -> Dict[str, float]:
 
 def reach(records: List[Dict], base: str, candidate: str, exclude: Sequence[str] = ()) -> Dict[str, Optional[float]]:
     """Base's best mean PSNR over the scenes both starts share, the first recorded steps at which base and
-    candidate reach it, and their ratio (the half-steps criterion asks for at most 0.5)."""
+    candidate reach it, and their ratio (the half-steps criterion asks for at most 0.5); also the candidate's
+    steps with its mean curve linear between recorded steps, and that ratio."""
     diffs = paired_differences(records, base, candidate, "psnr", exclude)
     scenes = set.intersection(*(set(v) for v in diffs.values()))
     kept = [r for r in records if r["start"] in (base, candidate) and r["scene"] in scenes and r["step"] in diffs]
@@ -134,7 +135,10 @@ def reach(records: List[Dict], base: str, candidate: str, exclude: Sequence[str]
     best = max(curves[base].values())
     base_steps, candidate_steps = steps_to_reach(curves[base], best), steps_to_reach(curves[candidate], best)
     ratio = None if candidate_steps is None or not base_steps else candidate_steps / base_steps
-    return {"base_best": best, "base_steps": base_steps, "candidate_steps": candidate_steps, "ratio": ratio}
+    between = interpolated_steps_to_reach(curves[candidate], best)
+    return {"base_best": best, "base_steps": base_steps, "candidate_steps": candidate_steps, "ratio": ratio,
+            "candidate_steps_interpolated": between,
+            "ratio_interpolated": None if between is None or not base_steps else between / base_steps}
 
 
 def compare(records: List[Dict], pairs: Sequence[Tuple[str, str]], key: str = "psnr", exclude: Sequence[str] = ()) -> Dict:
@@ -186,8 +190,11 @@ def _reach_text(name: str, reached: Dict) -> str:
     base, candidate = name.split(":")
     got = "never" if reached["candidate_steps"] is None else f"at step {reached['candidate_steps']}"
     ratio = "" if reached["ratio"] is None else f" (ratio {reached['ratio']:.2f})"
+    between = reached["candidate_steps_interpolated"]
+    linear = "" if between is None else (f"; linear between recorded steps at step {between:.0f}"
+                                         f" (ratio {reached['ratio_interpolated']:.2f})")
     return (f"{base}'s best mean PSNR {reached['base_best']:.2f} dB, reached by {base} at step "
-            f"{reached['base_steps']}, by {candidate} {got}{ratio}.")
+            f"{reached['base_steps']}, by {candidate} {got}{ratio}{linear}.")
 
 
 def plot(result: Dict, path: Path) -> None:

@@ -26,6 +26,19 @@ def steps_to_reach(curve: Dict[int, float], level: float) -> Optional[int]:
     return None
 
 
+def interpolated_steps_to_reach(curve: Dict[int, float], level: float) -> Optional[float]:
+    """Steps at which the curve, linear between recorded steps, first reaches `level`, or None."""
+    previous = None
+    for step, value in sorted(curve.items()):
+        if value >= level - 1e-9:
+            if previous is None or previous[1] >= value:
+                return float(step)
+            fraction = (level - previous[1]) / (value - previous[1])
+            return previous[0] + fraction * (step - previous[0])
+        previous = (step, value)
+    return None
+
+
 def headline(records: List[Dict], reference: str) -> Dict[str, Dict]:
     """For each start: steps to reach the reference start's best mean PSNR, and the ratio to the reference's."""
     curves = mean_curves(records)
