@@ -198,7 +198,8 @@ def _reach_text(name: str, reached: Dict) -> str:
 
 
 def plot(result: Dict, path: Path) -> None:
-    """Per-scene differences at each step, one column of dots per pair, with each pair's mean as a line."""
+    """Per-scene differences at each step, one column of dots per pair, with each pair's mean as a line
+    (and the pooled mean as a thick black line)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -206,7 +207,7 @@ def plot(result: Dict, path: Path) -> None:
 
     steps = result["steps"]
     names = list(result["pairs"])
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=120)
+    fig, ax = plt.subplots(figsize=(8.0 + 0.4 * len(names), 4.6), dpi=120)
     width = 0.7 / max(len(names), 1)
     for index, name in enumerate(names):
         pair = result["pairs"][name]
@@ -217,6 +218,9 @@ def plot(result: Dict, path: Path) -> None:
                        label=name if position == 0 else None)
         means = [pair["summary"][str(s)]["mean"] for s in steps]
         ax.plot(np.arange(len(steps)) + offset, means, color=f"C{index}", linewidth=1.2)
+    if "pooled" in result:
+        pooled = [result["pooled"][str(s)]["mean"] for s in steps]
+        ax.plot(range(len(steps)), pooled, color="black", linewidth=2.2, label=f"mean over {len(names)} pairs")
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(steps)), [str(s) for s in steps])
     ax.set_xlabel("refinement steps")
