@@ -50,6 +50,15 @@ def test_summary_matches_scipys_paired_tests():
     assert summary["ahead"] == int((candidate > base).sum()) and summary["n"] == 11
     assert summary["median"] == pytest.approx(np.median(candidate - base))
     assert np.isnan(summarise([0.2])["t"])  # one scene: no spread, no statistic
+    assert summarise(candidate - base, lower_is_better=True)["ahead"] == int((candidate < base).sum())
+
+
+def test_lower_disparity_error_counts_as_ahead():
+    records = [{"scene": s, "start": name, "step": 0, "psnr": 20.0, "disparity_error": error}
+               for s, errors in zip(SCENES[:3], ((0.05, 0.04), (0.05, 0.06), (0.05, 0.03)))
+               for name, error in zip(("a", "b"), errors)]
+    summary = compare(records, [("a", "b")], key="disparity_error")["pairs"]["a:b"]["summary"]["0"]
+    assert summary["ahead"] == 2 and summary["mean"] == pytest.approx(-0.02 / 3)
 
 
 def test_pool_concatenates_the_pairs_scene_differences():

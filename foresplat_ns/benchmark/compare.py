@@ -26,6 +26,10 @@ from foresplat_ns.benchmark.report import interpolated_steps_to_reach, mean_curv
 CONSOLE = Console()
 
 
+#: Figures where the candidate is ahead when its value is lower.
+LOWER_IS_BETTER = ("disparity_error",)
+
+
 class CompareError(ValueError):
     """Bad input to the comparison: a missing results file, an unknown start, no common scenes."""
 
@@ -40,7 +44,8 @@ class CompareCommand:
     pairs: List[str]
     """Pairs to compare, BASE:CANDIDATE (start names after renaming); differences are candidate - base."""
     key: Literal["psnr", "ssim", "disparity_error"] = "psnr"
-    """Per-scene figure to compare: psnr, ssim or disparity_error (lower is better for the last)."""
+    """Per-scene figure to compare: psnr, ssim or disparity_error (for the last, lower is better: a candidate
+    is ahead on a scene where its error is lower)."""
     exclude_scenes: List[str] = field(default_factory=list)
     """Scenes left out of every pair (to see how much one scene carries the mean)."""
     out: Optional[Path] = None
@@ -106,9 +111,9 @@ def paired_differences(
     return diffs
 
 
-def summarise(differences: Sequence[float]) -> Dict[str, float]:
-    """Mean, median, count ahead, paired t (mean over its standard error) with its two-sided p-value, and
-    Wilcoxon's signed-rank p-value, of per-scene differences."""
+def summarise(differences: Sequence[float], lower_is_better: bool = False) -> Dict[str, float]:
+    """Mean, median, count ahead (difference > 0, or < 0 when lower is better), paired t (mean over its
+    standard error) with its two-sided p-value, and Wilcoxon's signed-rank p-value, of per-scene differences."""
     from scipy import stats
 
     d = np.asarray(differences, dtype=np.float64)
@@ -120,7 +125,8 @@ def summarise(differences: Sequence[float]) -> Dict[str, float]:
     else:
         t, p_t = float("nan"), float("nan")
     p_w = float(stats.wilcoxon(d).pvalue) if n > 1 and np.any(d != 0) else float("nan")
-    return {"n": n, "mean": float(d.mean()), "median": float(np.median(d)), "ahead": int((d > 0).sum()),
+    ahead = int((d < 0).sum() if lower_is_better else (d > 0).sum())
+    return {"n": n, "mean": float(d.mean()), "median": float(np.median(d)), "ahead": ahead,
             "t": t, "p_t": p_t, "p_wilcoxon": p_w}
 
 
@@ -145,15 +151,16 @@ def compare(records: List[Dict], pairs: Sequence[Tuple[str, str]], key: str = "p
     """Summaries per pair and pooled over pairs, per step (steps every pair has)."""
     per_pair = {f"{b}:{c}": paired_differences(records, b, c, key, exclude) for b, c in pairs}
     steps = sorted(set.intersection(*(set(d) for d in per_pair.values())))
+    lower = key in LOWER_IS_BETTER
     result: Dict = {"key": key, "excluded": list(exclude), "steps": steps, "pairs": {}}
     for (b, c), (name, diffs) in zip(pairs, per_pair.items()):
         result["pairs"][name] = {
             "differences": {str(s): diffs[s] for s in steps},
-            "summary": {str(s): summarise(list(diffs[s].values())) for s in steps},
+            "summary": {str(s): summarise(list(diffs[s].values()), lower) for s in steps},
             "reach": reach(records, b, c, exclude) if key == "psnr" else None,
         }
     if len(pairs) > 1:
-        result["pooled"] = {str(s): summarise([v for d in per_pair.values() for v in d[s].values()]) for s in steps}
+        result["pooled"] = {str(s): summarise([v for d in per_pair.values() for v in d[s].values()], lower) for s in steps}
     return result
 
 
