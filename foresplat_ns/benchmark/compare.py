@@ -130,11 +130,13 @@ def summarise(differences: Sequence[float], lower_is_better: bool = False) -> Di
             "t": t, "p_t": p_t, "p_wilcoxon": p_w}
 
 
-def reach(records: List[Dict], base: str, candidate: str, exclude: Sequence[str] = ()) -> Dict[str, Optional[float]]:
+def reach(
+    records: List[Dict], base: str, candidate: str, diffs: Dict[int, Dict[str, float]]
+) -> Dict[str, Optional[float]]:
     """Base's best mean PSNR over the scenes both starts share, the first recorded steps at which base and
-    candidate reach it, and their ratio (the half-steps criterion asks for at most 0.5); also the candidate's
+    candidate reach it (over the scenes and steps of their PSNR `diffs`), and their ratio (the half-steps
+    criterion asks for at most 0.5); also the candidate's
     steps with its mean curve linear between recorded steps, and that ratio."""
-    diffs = paired_differences(records, base, candidate, "psnr", exclude)
     scenes = set.intersection(*(set(v) for v in diffs.values()))
     kept = [r for r in records if r["start"] in (base, candidate) and r["scene"] in scenes and r["step"] in diffs]
     curves = mean_curves(kept)
@@ -157,7 +159,7 @@ def compare(records: List[Dict], pairs: Sequence[Tuple[str, str]], key: str = "p
         result["pairs"][name] = {
             "differences": {str(s): diffs[s] for s in steps},
             "summary": {str(s): summarise(list(diffs[s].values()), lower) for s in steps},
-            "reach": reach(records, b, c, exclude) if key == "psnr" else None,
+            "reach": reach(records, b, c, diffs) if key == "psnr" else None,
         }
     if len(pairs) > 1:
         result["pooled"] = {str(s): summarise([v for d in per_pair.values() for v in d[s].values()], lower) for s in steps}
@@ -177,14 +179,19 @@ def summary_rows(summary: Dict[str, Dict]) -> List[List[str]]:
 HEADER = ["step", "mean", "median", "ahead", "paired t", "p (t)", "p (Wilcoxon)"]
 
 
+def _blocks(result: Dict) -> List[Tuple[str, Dict, Optional[Dict]]]:
+    """(title, per-step summary, reach or None) of every pair, then of the pool."""
+    blocks = [(name, pair["summary"], pair["reach"]) for name, pair in result["pairs"].items()]
+    if "pooled" in result:
+        blocks.append((f"pooled over {len(result['pairs'])} pairs", result["pooled"], None))
+    return blocks
+
+
 def markdown(result: Dict) -> str:
     """The comparison as markdown: one table per pair, then the pool."""
     excluded = f", without {', '.join(result['excluded'])}" if result["excluded"] else ""
     lines = [f"Per-scene differences of target-view {result['key']} (candidate - base){excluded}.", ""]
-    blocks = [(name, pair["summary"], pair["reach"]) for name, pair in result["pairs"].items()]
-    if "pooled" in result:
-        blocks.append((f"pooled over {len(result['pairs'])} pairs", result["pooled"], None))
-    for name, summary, reached in blocks:
+    for name, summary, reached in _blocks(result):
         lines += [f"**{name}**", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
         lines += ["| " + " | ".join(row) + " |" for row in summary_rows(summary)]
         if reached:
@@ -262,10 +269,7 @@ def run(cmd: CompareCommand) -> Dict:
     records, settings = load_records(cmd.results)
     pairs = parse_pairs(cmd.pairs)
     result = compare(records, pairs, cmd.key, cmd.exclude_scenes)
-    blocks = [(name, pair["summary"], pair["reach"]) for name, pair in result["pairs"].items()]
-    if "pooled" in result:
-        blocks.append((f"pooled over {len(pairs)} pairs", result["pooled"], None))
-    for name, summary, reached in blocks:
+    for name, summary, reached in _blocks(result):
         table = Table(title=f"{cmd.key}: {name}", title_justify="left")
         for column in HEADER:
             table.add_column(column, justify="right")
