@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Literal, Optional
 
 import numpy as np
 import torch
@@ -26,7 +26,11 @@ class BenchCommand:
     """Refine held-out scenes from several starts and record target-view quality at each listed step."""
 
     scenes: Path
-    """Folder of scenes (nerfstudio, Blender or COLMAP format); with train/ and eval/ inside, eval/ is used."""
+    """Folder of scenes (nerfstudio, Blender or COLMAP format); with train/ and eval/ inside, see --split."""
+    split: Literal["eval", "train"] = "eval"
+    """With train/ and eval/ inside --scenes: which to refine. eval holds scenes no network was trained on;
+    train measures the scenes meta-training saw (with --max-scenes), to tell what a network learned from how
+    well it generalises."""
     out: Path = Path("results/bench")
     """Output folder: results.json, results.csv, table.md, psnr_vs_steps.png, renders/."""
     starts: List[str] = field(default_factory=lambda: ["splatfacto", "random"])
@@ -75,7 +79,7 @@ def run(cmd: BenchCommand) -> str:
     starts = [parse_start(s, cmd.num_random, cmd.seed, cmd.network_views) for s in specs]
     if not cmd.proximal:
         starts = [replace(start, proximal=None) for start in starts]
-    split = "eval" if (cmd.scenes / "eval").is_dir() else "all"
+    split = cmd.split if (cmd.scenes / cmd.split).is_dir() else "all"
     entries = find_scenes(cmd.scenes, split)[: cmd.max_scenes]
     config = BenchConfig(
         steps=sorted(set(cmd.steps)), num_context=cmd.num_context, num_target=cmd.num_target, seed=cmd.seed,
@@ -110,8 +114,9 @@ def protocol(cmd: BenchCommand) -> str:
     else:
         split = f"{cmd.num_context} context views around a seeded centre view, {cmd.num_target} targets near them"
     seen = f"networks see {cmd.network_views} of the context views" if cmd.network_views else "networks see every context view"
+    scenes = "" if cmd.split == "eval" else "meta-training scenes; "
     return (
-        f"Protocol: {split}; {seen}; {cmd.resolution} px; refinement with splatfacto's optimiser "
+        f"Protocol: {scenes}{split}; {seen}; {cmd.resolution} px; refinement with splatfacto's optimiser "
         f"(learning rates x{cmd.lr_scale:g}), densification {'on' if cmd.densify else 'off'}"
         f"{'' if cmd.proximal else ', no proximal term for IFT-trained starts'}."
     )

@@ -1,0 +1,1 @@
+"""Benchmark: quality against refinement steps for every way of starting splatfacto."""

@@ -1,0 +1,145 @@
+"""`foresplat-bench`: quality against refinement steps for every way of starting splatfacto."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+import torch
+import tyro
+from PIL import Image
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from nerfstudio.utils.rich_utils import CONSOLE
+
+from foresplat_ns.benchmark.report import write_all
+from foresplat_ns.benchmark.run import BenchConfig, StartError, parse_start, refine_and_record, select_views
+from foresplat_ns.data.scene_folder import SceneDataError, find_scenes, load_scene
+from foresplat_ns.meta.inner import InnerLoopConfig
+
+
+@dataclass
+class BenchCommand:
+    """Refine held-out scenes from several starts and record target-view quality at each listed step."""
+
+    scenes: Path
+    """Folder of scenes (nerfstudio, Blender or COLMAP format); with train/ and eval/ inside, eval/ is used."""
+    out: Path = Path("results/bench")
+    """Output folder: results.json, results.csv, table.md, psnr_vs_steps.png, renders/."""
+    starts: List[str] = field(default_factory=lambda: ["splatfacto", "random"])
+    """Starts, comma- or space-separated: splatfacto (the scene's point cloud), splatfacto-context (its points
+    inside the context views' frusta), random, NAME=RUN (a `ns-train foresplat` run folder or checkpoint file)."""
+    steps: List[int] = field(default_factory=lambda: [0, 10, 25, 50, 100, 200, 500, 1000])
+    """Refinement steps at which target views are evaluated."""
+    resolution: int = 64
+    """Working resolution: longer image side in pixels."""
+    num_context: int = 4
+    """Context views: network input and refinement supervision."""
+    num_target: int = 4
+    """Target views: evaluation only, never context."""
+    holdout_every: Optional[int] = None
+    """Split each scene as `foresplat-refine` does: every n-th view (view 0 first) is a target, the others are
+    context; replaces num-context and num-target. 8 is foresplat-refine's split."""
+    network_views: Optional[int] = None
+    """Networks see at most this many of the context views (evenly spread), as `foresplat-refine`'s
+    `initializer-views`; every context view still supervises refinement. None: all of them."""
+    max_scenes: Optional[int] = None
+    """Use only the first scenes (sorted by path)."""
+    densify: bool = False
+    """Run splatfacto's densification during refinement (off: fixed topology, as in meta-training)."""
+    lr_scale: float = 1.0
+    """Multiplier of splatfacto's learning rates."""
+    proximal: bool = True
+    """Refine starts from IFT-trained networks with their proximal term, as they were trained and as
+    `foresplat-refine` does; False refines them as plain splatfacto (to tell the prediction from the term)."""
+    num_random: int = 10000
+    """Gaussians of the random start."""
+    reference: Optional[str] = None
+    """Start whose best PSNR defines the headline 'steps to reach'; default: a start named zero-step, else the first."""
+    seed: int = 0
+    """Seed of view selection, random starts and view order."""
+    save_renders: bool = True
+    """Save each start's target-view renders at each listed step under renders/."""
+    threads: Optional[int] = None
+    """torch CPU threads (default: torch's choice)."""
+
+
+def run(cmd: BenchCommand) -> str:
+    """Run the benchmark; returns the markdown table."""
+    if cmd.threads:
+        torch.set_num_threads(cmd.threads)
+    specs = [s for item in cmd.starts for s in item.split(",") if s]
+    starts = [parse_start(s, cmd.num_random, cmd.seed, cmd.network_views) for s in specs]
+    if not cmd.proximal:
+        starts = [replace(start, proximal=None) for start in starts]
+    split = "eval" if (cmd.scenes / "eval").is_dir() else "all"
+    entries = find_scenes(cmd.scenes, split)[: cmd.max_scenes]
+    config = BenchConfig(
+        steps=sorted(set(cmd.steps)), num_context=cmd.num_context, num_target=cmd.num_target, seed=cmd.seed,
+        holdout_every=cmd.holdout_every,
+        inner=InnerLoopConfig(lr_scale=cmd.lr_scale, densify=cmd.densify),
+    )
+    reference = cmd.reference or ("zero-step" if "zero-step" in [s.name for s in starts] else starts[0].name)
+    records, begin = [], time.perf_counter()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=CONSOLE) as progress:
+        task = progress.add_task("scenes x starts", total=len(entries) * len(starts))
+        for index, entry in enumerate(entries):
+            scene = load_scene(entry, cmd.resolution)
+            batch = select_views(scene, index, config)
+            for start in starts:
+                progress.update(task, description=f"{scene.name} / {start.name}")
+                saver = _saver(cmd.out / "renders" / scene.name / start.name, batch.target_images) if cmd.save_renders else None
+                records += refine_and_record(start, scene, batch, config, saver)
+                progress.advance(task)
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(cmd).items()}
+    table = write_all(records, cmd.out, reference, settings, protocol(cmd))
+    CONSOLE.print(table)
+    CONSOLE.print(f"{len(entries)} scenes x {len(starts)} starts in {time.perf_counter() - begin:.0f} s; results in {cmd.out}")
+    return table
+
+
+def protocol(cmd: BenchCommand) -> str:
+    """One line saying how each scene's views were used."""
+    if cmd.holdout_every:
+        n = cmd.holdout_every
+        split = f"views 0, {n}, {2 * n}, ... are targets, the others context (foresplat-refine's split)"
+    else:
+        split = f"{cmd.num_context} context views around a seeded centre view, {cmd.num_target} targets near them"
+    seen = f"networks see {cmd.network_views} of the context views" if cmd.network_views else "networks see every context view"
+    return (
+        f"Protocol: {split}; {seen}; {cmd.resolution} px; refinement with splatfacto's optimiser "
+        f"(learning rates x{cmd.lr_scale:g}), densification {'on' if cmd.densify else 'off'}"
+        f"{'' if cmd.proximal else ', no proximal term for IFT-trained starts'}."
+    )
+
+
+def _saver(folder: Path, targets: torch.Tensor):
+    """Writes, per step, the target views (top) over the renders (bottom) as one PNG."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def save(step: int, renders: torch.Tensor) -> None:
+        strip = torch.cat([torch.cat(list(targets), 1), torch.cat(list(renders), 1)], 0)
+        Image.fromarray((strip.numpy() * 255).round().astype(np.uint8)).save(folder / f"step_{step:05d}.png")
+
+    return save
+
+
+def entrypoint() -> None:
+    """Console entry point."""
+    cmd = tyro.cli(BenchCommand)
+    if cmd.holdout_every is not None and cmd.holdout_every < 2:
+        raise SystemExit("foresplat-bench: --holdout-every must be at least 2 (every n-th view is a target, the rest context)")
+    if cmd.network_views is not None and cmd.network_views < 1:
+        raise SystemExit("foresplat-bench: --network-views must be at least 1 (or leave it out to give networks every context view)")
+    try:
+        run(cmd)
+    except (StartError, SceneDataError) as error:
+        raise SystemExit(f"foresplat-bench: {error}") from None
+
+
+if __name__ == "__main__":
+    entrypoint()

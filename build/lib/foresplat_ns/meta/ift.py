@@ -1,0 +1,174 @@
+"""IFT meta-gradient (Diff3R): implicit differentiation through the solution of a proximal refinement.
+
+The inner problem is θ* = argmin_θ L_in(θ) + ½ (θ − θ0)ᵀ Λ (θ − θ0) with Λ = diag(λ) from the
+network's per-Gaussian confidence. Its stationarity condition ∇L_in(θ*) + Λ(θ* − θ0) = 0 gives,
+with A = H + Λ and u = A⁻¹ ∇L_out(θ*):
+
+    ∂L_out/∂θ0 = Λ u,        ∂L_out/∂λ_i = −u_i (θ*_i − θ0_i).
+
+H is the Gauss-Newton matrix JᵀJ of the refinement views' squared-error residuals, estimated on a
+subset of them (`hessian_views`), or, for tests, the exact Hessian of that loss; its products need
+no matrix (`gauss_newton.py`), and A u = b is solved by preconditioned conjugate gradient
+(`linear_solve.py`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Literal, Optional, Tuple
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from nerfstudio.cameras.cameras import Cameras
+
+from foresplat_ns.gaussians import SPLATFACTO_KEYS, Gaussians
+from foresplat_ns.meta.gauss_newton import gauss_newton_diagonal, gauss_newton_product
+from foresplat_ns.meta.inner import SPLATFACTO_LRS
+from foresplat_ns.meta.linear_solve import SolveInfo, jacobi, solve_cg
+from foresplat_ns.meta.proximal import expand
+from foresplat_ns.rendering.views import render_views
+
+TensorDict = Dict[str, Tensor]
+DEFAULT_GROUP_SCALES = {name: SPLATFACTO_LRS["scales"] / SPLATFACTO_LRS[key] for name, key in SPLATFACTO_KEYS.items()}
+HessianMode = Literal["forward", "finite-difference", "exact"]
+
+
+@dataclass
+class IFTConfig:
+    """The proximal inner objective and the implicit-gradient solve."""
+
+    lambda_min: float = 1e-6
+    """Proximal weight λ of a Gaussian with confidence 0 (free to move), before the group's scale."""
+    lambda_max: float = 1e-2
+    """Proximal weight λ of a Gaussian with confidence 1 (held at its prediction); λ is log-linear in between."""
+    group_scales: Dict[str, float] = field(default_factory=lambda: dict(DEFAULT_GROUP_SCALES))
+    """Multiplier of λ per parameter group (means, log_scales, quats, logit_opacities, sh_dc, sh_rest); by default
+    inversely proportional to splatfacto's learning rate of the group, so λ weighs each group's typical move alike."""
+    product: HessianMode = "forward"
+    """Products with H: Gauss-Newton JᵀJv with Jv by 'forward' mode (CPU renderer) or 'finite-difference'
+    (two renders, any renderer); 'exact' uses the true Hessian of the squared-error loss (double backward)."""
+    fd_epsilon: float = 1e-3
+    """Step of the central difference in 'finite-difference' mode."""
+    cg_iterations: int = 10
+    """Largest number of conjugate-gradient iterations (products with A) per meta step."""
+    cg_rtol: float = 1e-3
+    """Relative residual at which conjugate gradient stops."""
+    damping: float = 1e-6
+    """Added to Λ in A = H + Λ + damping, for a well-conditioned solve."""
+    hessian_views: Optional[int] = 4
+    """Views of the refinement set whose residuals the products with H use: a random subset, fixed for the whole
+    solve (H of the mean loss over all views, estimated); None: every refinement view. Each product renders them."""
+    diagonal_samples: int = 4
+    """Random-sign samples of diag(JᵀJ) for the Jacobi preconditioner, one backward pass each (Hutchinson
+    samples in 'exact' mode); 0 preconditions by Λ only."""
+
+
+def squared_error_residual(
+    images: Float[Tensor, "views height width 3"], cameras: Cameras, background: Tensor, sh_degree: Optional[int] = None
+) -> Callable[[TensorDict], Tensor]:
+    """θ -> r(θ) with ½||r||² the mean squared error of the renders of θ on these views."""
+    scale = math.sqrt(2.0 / images.numel())
+
+    def residual(params: TensorDict) -> Tensor:
+        rendered = render_views(Gaussians(**params), cameras, background, sh_degree=sh_degree).rgb
+        return ((rendered - images) * scale).reshape(-1)
+
+    return residual
+
+
+def hessian_product(
+    residual: Callable[[TensorDict], Tensor], theta: TensorDict, v: TensorDict, mode: HessianMode, eps: float
+) -> TensorDict:
+    """H v of ½||r(θ)||²: Gauss-Newton JᵀJv ('forward', 'finite-difference') or exact (double backward)."""
+    if mode != "exact":
+        return gauss_newton_product(residual, theta, v, mode=mode, eps=eps)
+    leaf = {k: t.detach().requires_grad_(True) for k, t in theta.items()}
+    loss = 0.5 * (residual(leaf) ** 2).sum()
+    grads = torch.autograd.grad(loss, list(leaf.values()), create_graph=True)
+    dot = sum((g * v[k]).sum() for g, k in zip(grads, leaf))
+    return dict(zip(leaf, torch.autograd.grad(dot, list(leaf.values()))))
+
+
+def diagonal_estimate(
+    residual: Callable[[TensorDict], Tensor], theta: TensorDict, config: "IFTConfig", seed: int = 0
+) -> Optional[TensorDict]:
+    """diag(H) for the Jacobi preconditioner: random-sign estimate of diag(JᵀJ), or Hutchinson's for 'exact'."""
+    if config.diagonal_samples <= 0:
+        return None
+    if config.product == "exact":
+        hessian = lambda v: hessian_product(residual, theta, v, "exact", 0.0)  # noqa: E731
+        return hutchinson_diagonal(hessian, theta, config.diagonal_samples, seed)
+    return gauss_newton_diagonal(residual, theta, config.diagonal_samples, seed)
+
+
+def hutchinson_diagonal(matvec: Callable[[TensorDict], TensorDict], like: TensorDict, samples: int, seed: int = 0) -> TensorDict:
+    """diag(H) ≈ mean over Rademacher z of z ⊙ H z, clamped at zero (H is positive semi-definite)."""
+    generator = torch.Generator().manual_seed(seed)
+    total = {k: torch.zeros_like(t) for k, t in like.items()}
+    for _ in range(samples):
+        z = {k: (torch.randint(0, 2, t.shape, generator=generator).to(t) * 2 - 1) for k, t in like.items()}
+        hz = matvec(z)
+        total = {k: total[k] + z[k] * hz[k] for k in total}
+    return {k: (t / max(samples, 1)).clamp_min(0.0) for k, t in total.items()}
+
+
+@dataclass
+class Hypergradient:
+    """∂L_out/∂θ0 and ∂L_out/∂λ at the inner solution, and how the solve went."""
+
+    theta0: TensorDict
+    lambdas: TensorDict
+    """Per Gaussian and group, shaped like λ ([N, 1])."""
+    info: SolveInfo
+    seconds: float
+
+
+def hypergradient(
+    hessian: Callable[[TensorDict], TensorDict],
+    outer_grad: TensorDict,
+    weights: TensorDict,
+    theta_star: TensorDict,
+    theta0: TensorDict,
+    config: IFTConfig,
+    diagonal: Optional[TensorDict] = None,
+    callback: Optional[Callable[[int, TensorDict, float], None]] = None,
+) -> Hypergradient:
+    """Solve (H + Λ) u = ∇L_out(θ*) by PCG; return Λu and −u ⊙ (θ* − θ0) summed per Gaussian and group.
+
+    Args:
+        hessian: v -> H v at θ*.
+        outer_grad: ∇θ L_out(θ*).
+        weights: λ per group, [N, 1] each (detached values are used).
+        theta_star: The inner solution θ*.
+        theta0: The prediction θ0.
+        config: Solver settings.
+        diagonal: An estimate of diag(H) for the Jacobi preconditioner; None: Λ only.
+        callback: Passed to `solve_cg`: (iteration, u, relative residual) after every iteration.
+    """
+    begin = time.perf_counter()
+    lam = {k: expand(weights[k].detach(), outer_grad[k]) + config.damping for k in outer_grad}
+    def matvec(v: TensorDict) -> TensorDict:
+        hv = hessian(v)
+        return {k: hv[k] + lam[k] * v[k] for k in v}
+
+    diag = {k: lam[k].expand_as(outer_grad[k]) + (0.0 if diagonal is None else diagonal[k]) for k in outer_grad}
+    u, info = solve_cg(
+        matvec, outer_grad, jacobi(diag), maxiter=config.cg_iterations, rtol=config.cg_rtol, callback=callback
+    )
+    d_theta0, d_lambda = implicit_gradients(u, weights, theta_star, theta0)
+    return Hypergradient(d_theta0, d_lambda, info, time.perf_counter() - begin)
+
+
+def implicit_gradients(
+    u: TensorDict, weights: TensorDict, theta_star: TensorDict, theta0: TensorDict
+) -> Tuple[TensorDict, TensorDict]:
+    """Λu and −u ⊙ (θ* − θ0) summed per Gaussian and group, from a solution u of (H + Λ) u = ∇L_out(θ*)."""
+    d_theta0 = {k: expand(weights[k].detach(), u[k]) * u[k] for k in u}
+    d_lambda = {
+        k: -(u[k] * (theta_star[k] - theta0[k])).reshape(u[k].shape[0], -1).sum(-1, keepdim=True) for k in u
+    }
+    return d_theta0, d_lambda

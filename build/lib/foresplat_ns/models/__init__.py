@@ -1,0 +1,1 @@
+"""nerfstudio models: splatfacto that runs anywhere, seeded by the initializer."""

@@ -1,0 +1,1 @@
+"""Meta-training: the inner refinement loop, the meta step of each mode, and the IFT solver."""
