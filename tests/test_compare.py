@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from foresplat_ns.benchmark.compare import CompareCommand, CompareError, compare, load_records, paired_differences, run, summarise
+from foresplat_ns.benchmark.compare import (
+    CompareCommand, CompareError, compare, load_records, markdown, paired_differences, run, summarise,
+)
 from foresplat_ns.benchmark.report import interpolated_steps_to_reach
 
 STEPS = [0, 10, 100]
@@ -89,6 +91,25 @@ def test_interpolated_steps_follow_the_line_between_recorded_steps():
     assert interpolated_steps_to_reach(curve, 14.0) == pytest.approx(500.0)
     assert interpolated_steps_to_reach(curve, 14.1) is None
     assert interpolated_steps_to_reach({0: 10.0, 10: 12.0, 20: 11.0, 30: 13.0}, 11.5) == pytest.approx(7.5)
+
+
+def test_per_scene_table_lists_each_pairs_difference_and_the_sign_across_pairs():
+    values = {("a1", "s0"): 20.0, ("b1", "s0"): 21.0, ("a1", "s1"): 18.0, ("b1", "s1"): 17.5,
+              ("a2", "s0"): 19.0, ("b2", "s0"): 19.5, ("a2", "s2"): 16.0, ("b2", "s2"): 16.25}
+    records = [{"scene": scene, "start": start, "step": step, "psnr": psnr + step / 100}
+               for (start, scene), psnr in values.items() for step in (0, 100)]
+    result = compare(records, [("a1", "b1"), ("a2", "b2")], scene_steps=[0, 100])
+    for step in ("0", "100"):
+        table = result["per_scene"][step]
+        assert sorted(table) == ["s0", "s1", "s2"]
+        assert table["s0"]["pairs"] == {"a1:b1": pytest.approx(1.0), "a2:b2": pytest.approx(0.5)}
+        assert table["s0"]["mean"] == pytest.approx(0.75) and table["s0"]["ahead"] == 2 and table["s0"]["n"] == 2
+        assert table["s1"] == {"pairs": {"a1:b1": pytest.approx(-0.5)}, "mean": pytest.approx(-0.5), "ahead": 0, "n": 1}
+        assert table["s2"]["pairs"] == {"a2:b2": pytest.approx(0.25)} and table["s2"]["ahead"] == 1
+    assert list(compare(records, [("a1", "b1")])["per_scene"]) == ["100"]  # default: the last step
+    assert "| s1 | -0.50 | - | -0.50 | 0/1 |" in markdown(result)
+    with pytest.raises(CompareError, match="not recorded by every pair"):
+        compare(records, [("a1", "b1")], scene_steps=[50])
 
 
 def test_command_merges_renamed_folders_and_writes_outputs(tmp_path):

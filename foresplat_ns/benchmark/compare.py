@@ -5,7 +5,8 @@ scene gives one difference candidate - base. Pairs from several runs (different 
 their scene differences. For each pair and for the pool this reports the mean and median difference,
 on how many scenes the candidate is ahead, a paired t statistic with its two-sided p-value, Wilcoxon's
 signed-rank p-value (robust to one scene far off), and the steps the candidate needs to reach the
-base's best mean, against the steps the base needs.
+base's best mean, against the steps the base needs. A per-scene table at chosen steps shows which
+scenes carry a mean and whether a scene's sign holds across pairs.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class CompareCommand:
     (results.json/csv, table.md, psnr_vs_steps.png). None: print only."""
     reference: Optional[str] = None
     """Reference start of the merged table's 'steps to reach' (default: the first pair's base)."""
+    scene_steps: List[int] = field(default_factory=list)
+    """Steps at which to list every scene's difference in every pair, with the scene's mean over pairs and
+    the pairs where the candidate is ahead (empty: the last common step)."""
 
 
 def load_records(specs: Sequence[str]) -> Tuple[List[Dict], Dict]:
@@ -149,8 +153,12 @@ def reach(
             "ratio_interpolated": None if between is None or not base_steps else between / base_steps}
 
 
-def compare(records: List[Dict], pairs: Sequence[Tuple[str, str]], key: str = "psnr", exclude: Sequence[str] = ()) -> Dict:
-    """Summaries per pair and pooled over pairs, per step (steps every pair has)."""
+def compare(
+    records: List[Dict], pairs: Sequence[Tuple[str, str]], key: str = "psnr", exclude: Sequence[str] = (),
+    scene_steps: Sequence[int] = (),
+) -> Dict:
+    """Summaries per pair and pooled over pairs, per step (steps every pair has); per scene at `scene_steps`
+    (default: the last common step)."""
     per_pair = {f"{b}:{c}": paired_differences(records, b, c, key, exclude) for b, c in pairs}
     steps = sorted(set.intersection(*(set(d) for d in per_pair.values())))
     lower = key in LOWER_IS_BETTER
@@ -163,7 +171,33 @@ def compare(records: List[Dict], pairs: Sequence[Tuple[str, str]], key: str = "p
         }
     if len(pairs) > 1:
         result["pooled"] = {str(s): summarise([v for d in per_pair.values() for v in d[s].values()], lower) for s in steps}
+    unknown = sorted(set(scene_steps) - set(steps))
+    if unknown:
+        raise CompareError(f"--scene-steps {unknown} not recorded by every pair; steps in common: {steps}")
+    result["per_scene"] = {str(s): per_scene(per_pair, s, lower) for s in (scene_steps or steps[-1:])}
     return result
+
+
+def per_scene(per_pair: Dict[str, Dict[int, Dict[str, float]]], step: int, lower_is_better: bool = False) -> Dict[str, Dict]:
+    """Per scene at one step: its difference in each pair that has it, the mean over those pairs, and in how
+    many of them the candidate is ahead."""
+    scenes = sorted({scene for diffs in per_pair.values() for scene in diffs[step]})
+    rows = {}
+    for scene in scenes:
+        values = {name: diffs[step][scene] for name, diffs in per_pair.items() if scene in diffs[step]}
+        ahead = sum((v < 0) if lower_is_better else (v > 0) for v in values.values())
+        rows[scene] = {"pairs": values, "mean": float(np.mean(list(values.values()))), "ahead": int(ahead), "n": len(values)}
+    return rows
+
+
+def per_scene_rows(result: Dict, step: str) -> Tuple[List[str], List[List[str]]]:
+    """Header and rows (scene, each pair's difference, mean, ahead) of the per-scene table at one step."""
+    names = list(result["pairs"])
+    header = ["scene"] + names + ["mean", "ahead"]
+    rows = [[scene] + [_fmt(row["pairs"].get(name), "+.2f") for name in names]
+            + [_fmt(row["mean"], "+.2f"), f"{row['ahead']}/{row['n']}"]
+            for scene, row in result["per_scene"][step].items()]
+    return header, rows
 
 
 def _fmt(x: Optional[float], spec: str) -> str:
@@ -197,6 +231,10 @@ def markdown(result: Dict) -> str:
         if reached:
             lines += ["", _reach_text(name, reached)]
         lines.append("")
+    for step in result["per_scene"]:
+        header, rows = per_scene_rows(result, step)
+        lines += [f"**Per scene at step {step}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows] + [""]
     return "\n".join(lines)
 
 
@@ -268,7 +306,7 @@ def run(cmd: CompareCommand) -> Dict:
     """Load, compare, print; with `out`, write every output."""
     records, settings = load_records(cmd.results)
     pairs = parse_pairs(cmd.pairs)
-    result = compare(records, pairs, cmd.key, cmd.exclude_scenes)
+    result = compare(records, pairs, cmd.key, cmd.exclude_scenes, cmd.scene_steps)
     for name, summary, reached in _blocks(result):
         table = Table(title=f"{cmd.key}: {name}", title_justify="left")
         for column in HEADER:
@@ -278,6 +316,14 @@ def run(cmd: CompareCommand) -> Dict:
         CONSOLE.print(table)
         if reached:
             CONSOLE.print(_reach_text(name, reached))
+    for step in result["per_scene"]:
+        header, rows = per_scene_rows(result, step)
+        table = Table(title=f"{cmd.key} per scene at step {step}", title_justify="left")
+        for column in header:
+            table.add_column(column, justify="left" if column == "scene" else "right")
+        for row in rows:
+            table.add_row(*row)
+        CONSOLE.print(table)
     if cmd.out is not None:
         cmd.out.mkdir(parents=True, exist_ok=True)
         (cmd.out / "compare.json").write_text(json.dumps(result, indent=1))
