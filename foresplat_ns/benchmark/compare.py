@@ -316,11 +316,14 @@ def run(cmd: CompareCommand) -> Dict:
         CONSOLE.print(table)
         if reached:
             CONSOLE.print(_reach_text(name, reached))
+    legend = ", ".join(f"#{i + 1} {name}" for i, name in enumerate(result["pairs"]))
     for step in result["per_scene"]:
         header, rows = per_scene_rows(result, step)
-        table = Table(title=f"{cmd.key} per scene at step {step}", title_justify="left")
+        # Pairs are numbered in the console so that the table fits a terminal; markdown names them.
+        header = [header[0]] + [f"#{i + 1}" for i in range(len(result["pairs"]))] + header[-2:]
+        table = Table(title=f"{cmd.key} per scene at step {step}", title_justify="left", caption=legend, caption_justify="left")
         for column in header:
-            table.add_column(column, justify="left" if column == "scene" else "right")
+            table.add_column(column, justify="left" if column == "scene" else "right", no_wrap=True)
         for row in rows:
             table.add_row(*row)
         CONSOLE.print(table)
