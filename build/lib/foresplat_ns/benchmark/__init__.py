@@ -1,1 +1,0 @@
-"""Benchmark: quality against refinement steps for every way of starting splatfacto."""

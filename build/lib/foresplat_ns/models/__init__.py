@@ -1,1 +1,0 @@
-"""nerfstudio models: splatfacto that runs anywhere, seeded by the initializer."""
