@@ -114,7 +114,7 @@ def protocol(cmd: BenchCommand) -> str:
     else:
         split = f"{cmd.num_context} context views around a seeded centre view, {cmd.num_target} targets near them"
     seen = f"networks see {cmd.network_views} of the context views" if cmd.network_views else "networks see every context view"
-    scenes = "" if cmd.split == "eval" else "meta-training scenes; "
+    scenes = "meta-training scenes; " if cmd.split == "train" and (cmd.scenes / "train").is_dir() else ""
     return (
         f"Protocol: {scenes}{split}; {seen}; {cmd.resolution} px; refinement with splatfacto's optimiser "
         f"(learning rates x{cmd.lr_scale:g}), densification {'on' if cmd.densify else 'off'}"
