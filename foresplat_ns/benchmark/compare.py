@@ -31,6 +31,12 @@ CONSOLE = Console()
 LOWER_IS_BETTER = ("disparity_error",)
 
 
+def count_ahead(differences: Sequence[float], lower_is_better: bool = False) -> int:
+    """Scenes where the candidate is ahead: difference > 0, or < 0 when lower is better."""
+    d = np.asarray(differences, dtype=np.float64)
+    return int((d < 0).sum() if lower_is_better else (d > 0).sum())
+
+
 class CompareError(ValueError):
     """Bad input to the comparison: a missing results file, an unknown start, no common scenes."""
 
@@ -129,8 +135,7 @@ def summarise(differences: Sequence[float], lower_is_better: bool = False) -> Di
     else:
         t, p_t = float("nan"), float("nan")
     p_w = float(stats.wilcoxon(d).pvalue) if n > 1 and np.any(d != 0) else float("nan")
-    ahead = int((d < 0).sum() if lower_is_better else (d > 0).sum())
-    return {"n": n, "mean": float(d.mean()), "median": float(np.median(d)), "ahead": ahead,
+    return {"n": n, "mean": float(d.mean()), "median": float(np.median(d)), "ahead": count_ahead(d, lower_is_better),
             "t": t, "p_t": p_t, "p_wilcoxon": p_w}
 
 
@@ -185,15 +190,16 @@ def per_scene(per_pair: Dict[str, Dict[int, Dict[str, float]]], step: int, lower
     rows = {}
     for scene in scenes:
         values = {name: diffs[step][scene] for name, diffs in per_pair.items() if scene in diffs[step]}
-        ahead = sum((v < 0) if lower_is_better else (v > 0) for v in values.values())
-        rows[scene] = {"pairs": values, "mean": float(np.mean(list(values.values()))), "ahead": int(ahead), "n": len(values)}
+        rows[scene] = {"pairs": values, "mean": float(np.mean(list(values.values()))),
+                       "ahead": count_ahead(list(values.values()), lower_is_better), "n": len(values)}
     return rows
 
 
-def per_scene_rows(result: Dict, step: str) -> Tuple[List[str], List[List[str]]]:
-    """Header and rows (scene, each pair's difference, mean, ahead) of the per-scene table at one step."""
+def per_scene_rows(result: Dict, step: str, labels: Optional[Sequence[str]] = None) -> Tuple[List[str], List[List[str]]]:
+    """Header and rows (scene, each pair's difference, mean, ahead) of the per-scene table at one step; pair
+    columns are headed by `labels` (default: the pairs' names)."""
     names = list(result["pairs"])
-    header = ["scene"] + names + ["mean", "ahead"]
+    header = ["scene"] + list(labels or names) + ["mean", "ahead"]
     rows = [[scene] + [_fmt(row["pairs"].get(name), "+.2f") for name in names]
             + [_fmt(row["mean"], "+.2f"), f"{row['ahead']}/{row['n']}"]
             for scene, row in result["per_scene"][step].items()]
@@ -226,16 +232,17 @@ def markdown(result: Dict) -> str:
     excluded = f", without {', '.join(result['excluded'])}" if result["excluded"] else ""
     lines = [f"Per-scene differences of target-view {result['key']} (candidate - base){excluded}.", ""]
     for name, summary, reached in _blocks(result):
-        lines += [f"**{name}**", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-        lines += ["| " + " | ".join(row) + " |" for row in summary_rows(summary)]
+        lines += [f"**{name}**", ""] + _markdown_table(HEADER, summary_rows(summary))
         if reached:
             lines += ["", _reach_text(name, reached)]
         lines.append("")
     for step in result["per_scene"]:
-        header, rows = per_scene_rows(result, step)
-        lines += [f"**Per scene at step {step}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows] + [""]
+        lines += [f"**Per scene at step {step}**", ""] + _markdown_table(*per_scene_rows(result, step)) + [""]
     return "\n".join(lines)
+
+
+def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def _reach_text(name: str, reached: Dict) -> str:
@@ -318,9 +325,8 @@ def run(cmd: CompareCommand) -> Dict:
             CONSOLE.print(_reach_text(name, reached))
     legend = ", ".join(f"#{i + 1} {name}" for i, name in enumerate(result["pairs"]))
     for step in result["per_scene"]:
-        header, rows = per_scene_rows(result, step)
         # Pairs are numbered in the console so that the table fits a terminal; markdown names them.
-        header = [header[0]] + [f"#{i + 1}" for i in range(len(result["pairs"]))] + header[-2:]
+        header, rows = per_scene_rows(result, step, [f"#{i + 1}" for i in range(len(result["pairs"]))])
         table = Table(title=f"{cmd.key} per scene at step {step}", title_justify="left", caption=legend, caption_justify="left")
         for column in header:
             table.add_column(column, justify="left" if column == "scene" else "right", no_wrap=True)
