@@ -125,6 +125,18 @@ def test_command_merges_renamed_folders_and_writes_outputs(tmp_path):
     assert merged["settings"]["starts"] == ["zero-step=r1", "metagrad=r2", "zs-b=r3"]
 
 
+def test_one_start_spans_folders_of_different_scenes(tmp_path):
+    records = synthetic("zero-step", 0, 0.0) + synthetic("metagrad", 1, 0.4)
+    first, second = SCENES[:4], SCENES[4:]
+    one = write(tmp_path / "one", [r for r in records if r["scene"] in first], ["zero-step=r1", "metagrad=r2"])
+    two = write(tmp_path / "two", [r for r in records if r["scene"] in second], ["zero-step=r1", "metagrad=r2"])
+    merged, settings = load_records([str(one), str(two)])
+    assert settings["starts"] == ["zero-step=r1", "metagrad=r2"]
+    assert paired_differences(merged, "zero-step", "metagrad") == paired_differences(records, "zero-step", "metagrad")
+    with pytest.raises(CompareError, match="scene_0000 at step 0 in both"):
+        load_records([str(one), str(two), str(write(tmp_path / "three", records, []))])
+
+
 def test_bad_input_gets_one_line_errors(tmp_path):
     folder = write(tmp_path / "one", synthetic("a", 0, 0.0) + synthetic("b", 1, 0.0), [])
     with pytest.raises(CompareError, match="not found"):

@@ -47,7 +47,8 @@ class CompareCommand:
 
     results: List[str]
     """Benchmark output folders (each with results.json), optionally renaming starts: DIR:old=new,old2=new2.
-    Names must be unique across folders."""
+    One start may span folders benchmarked on different scenes (its records merge); the same start, scene and
+    step in two folders is an error."""
     pairs: List[str]
     """Pairs to compare, BASE:CANDIDATE (start names after renaming); differences are candidate - base."""
     key: Literal["psnr", "ssim", "disparity_error"] = "psnr"
@@ -70,8 +71,8 @@ def load_records(specs: Sequence[str]) -> Tuple[List[Dict], Dict]:
     first output's settings with every renamed start listed."""
     records: List[Dict] = []
     settings: Optional[Dict] = None
-    owners: Dict[str, str] = {}
-    for spec in specs:
+    owners: Dict[Tuple[str, str, int], Tuple[int, str]] = {}
+    for index, spec in enumerate(specs):
         folder, _, names = spec.partition(":")
         try:
             rename = dict(item.split("=", 1) for item in names.split(",") if item)
@@ -85,17 +86,22 @@ def load_records(specs: Sequence[str]) -> Tuple[List[Dict], Dict]:
             found = data["records"]
         except (json.JSONDecodeError, KeyError, TypeError):
             raise CompareError(f"{path} is not a foresplat-bench results file (no records)") from None
-        for name in sorted({r["start"] for r in found}):
-            new = rename.get(name, name)
-            if new in owners:
-                raise CompareError(f"start '{new}' is in both {owners[new]} and {folder}: rename one with {folder}:{name}=NEW")
-            owners[new] = folder
+        for r in found:
+            name = rename.get(r["start"], r["start"])
+            owner = owners.setdefault((name, r["scene"], r["step"]), (index, folder))
+            if owner[0] != index:
+                raise CompareError(
+                    f"start '{name}' has {r['scene']} at step {r['step']} in both {owner[1]} and {folder}: "
+                    f"rename one with {folder}:{r['start']}=NEW"
+                )
         records += [dict(r, start=rename.get(r["start"], r["start"])) for r in found]
         if settings is None:
             settings = dict(data.get("settings", {}), starts=[])
         for start in data.get("settings", {}).get("starts", []):
             name, _, run = start.partition("=")
-            settings["starts"].append(f"{rename.get(name, name)}={run}" if run else rename.get(name, name))
+            listed = f"{rename.get(name, name)}={run}" if run else rename.get(name, name)
+            if listed not in settings["starts"]:
+                settings["starts"].append(listed)
     return records, settings or {}
 
 
