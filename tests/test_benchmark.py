@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from foresplat_ns.benchmark.cli import BenchCommand, run
-from foresplat_ns.benchmark.report import headline, steps_to_reach
+from foresplat_ns.benchmark.report import headline, markdown_table, mean_curves, steps_to_reach
 from foresplat_ns.benchmark.run import BenchConfig, StartError, parse_start, select_views
 from foresplat_ns.data.scene_folder import find_scenes, load_scene
 from foresplat_ns.scenes.cli import ScenesConfig, main
@@ -94,6 +94,19 @@ def test_headline_counts_steps_to_reach_the_reference():
     assert figures["ref"]["steps_to_reach"] == 100 and figures["new"]["steps_to_reach"] == 10
     assert figures["new"]["ratio_to_reference"] == pytest.approx(0.1)
     assert steps_to_reach({0: 1.0, 5: 2.0}, 3.0) is None
+
+
+def test_merged_runs_with_different_steps_average_only_complete_steps():
+    def record(scene, start, step, psnr):
+        return {"scene": scene, "start": start, "step": step, "psnr": psnr, "ssim": 0.5, "num_gaussians": 10, "refine_seconds": 1.0}
+
+    # "old" was recorded at 0/10/100 on scene a and at 0/100 on scene b (two runs merged); "new" at 0/100 on both.
+    records = [record("a", "old", s, p) for s, p in [(0, 10.0), (10, 11.0), (100, 14.0)]]
+    records += [record("b", "old", s, p) for s, p in [(0, 12.0), (100, 16.0)]]
+    records += [record(scene, "new", s, p) for scene in "ab" for s, p in [(0, 11.0), (100, 15.5)]]
+    assert mean_curves(records) == {"old": {0: 11.0, 100: 15.0}, "new": {0: 11.0, 100: 15.5}}
+    table = markdown_table(records, "old")
+    assert "| old | 11.00 / 0.500 | - | 15.00 / 0.500 |" in table and "| new | 11.00 / 0.500 | - | 15.50 / 0.500 |" in table
 
 
 def test_a_start_that_cannot_load_says_so(tmp_path):

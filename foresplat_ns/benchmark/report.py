@@ -11,11 +11,23 @@ import numpy as np
 
 
 def mean_curves(records: List[Dict], key: str = "psnr") -> Dict[str, Dict[int, float]]:
-    """Mean of `key` over scenes, per start and step."""
+    """Mean of `key` over scenes, per start and step; only steps recorded on every scene of the start (a start
+    merged from runs that recorded different steps has no mean over a subset of its scenes)."""
     curves: Dict[str, Dict[int, List[float]]] = {}
     for r in records:
         curves.setdefault(r["start"], {}).setdefault(r["step"], []).append(r[key])
-    return {start: {step: float(np.mean(v)) for step, v in sorted(steps.items())} for start, steps in curves.items()}
+    complete = complete_steps(records)
+    return {start: {step: float(np.mean(steps[step])) for step in complete[start]} for start, steps in curves.items()}
+
+
+def complete_steps(records: List[Dict]) -> Dict[str, List[int]]:
+    """Per start, the steps recorded on every scene of that start (merged runs may record different steps)."""
+    scenes: Dict[str, set] = {}
+    per_step: Dict[str, Dict[int, set]] = {}
+    for r in records:
+        scenes.setdefault(r["start"], set()).add(r["scene"])
+        per_step.setdefault(r["start"], {}).setdefault(r["step"], set()).add(r["scene"])
+    return {start: sorted(step for step, seen in steps.items() if seen == scenes[start]) for start, steps in per_step.items()}
 
 
 def steps_to_reach(curve: Dict[int, float], level: float) -> Optional[int]:
@@ -69,14 +81,16 @@ def markdown_table(records: List[Dict], reference: Optional[str] = None) -> str:
         "|---|" + "---|" * (len(steps) + 2),
     ]
     for start in psnr:
-        cells = [f"{psnr[start][s]:.2f} / {ssim[start][s]:.3f}" for s in steps]
-        lines.append(f"| {start} | " + " | ".join(cells) + f" | {gaussians[start][steps[-1]]:.0f} | {seconds[start][steps[-1]]:.1f} |")
+        cells = [f"{psnr[start][s]:.2f} / {ssim[start][s]:.3f}" if s in psnr[start] else "-" for s in steps]
+        last = max(psnr[start])
+        lines.append(f"| {start} | " + " | ".join(cells) + f" | {gaussians[start][last]:.0f} | {seconds[start][last]:.1f} |")
     if all(r.get("disparity_error") is not None for r in records):
         errors = mean_curves(records, "disparity_error")
         lines += ["", "Mean target-view disparity error (|near/rendered depth - near/true depth|, `disparity_loss`):", "",
                   "| start | " + " | ".join(str(s) for s in steps) + " |", "|---|" + "---|" * len(steps)]
         for start in errors:
-            lines.append(f"| {start} | " + " | ".join(f"{errors[start][s]:.4f}" for s in steps) + " |")
+            cells = [f"{errors[start][s]:.4f}" if s in errors[start] else "-" for s in steps]
+            lines.append(f"| {start} | " + " | ".join(cells) + " |")
     if reference is not None:
         figures = headline(records, reference)
         if figures:
