@@ -239,6 +239,14 @@ def test_ift_run_trains_and_its_refinement_keeps_the_proximal_term(scenes, tmp_p
     expected = 0.5 * float(weights["means"].sum()) * 3 * 0.01**2
     assert float(losses()["proximal_loss"]) == pytest.approx(expected, rel=1e-3)
 
+    # --pipeline.model.initializer-proximal False: the same start, splatfacto's loss alone.
+    refine.pipeline.model.initializer_proximal = False
+    plain = refine.pipeline.setup(device="cpu", test_mode="val").model
+    assert plain.proximal is None
+    for name, value in plain.gauss_params.items():
+        shift = 0.01 if name == "means" else 0.0
+        assert torch.allclose(value, model.gauss_params[name] - shift, atol=1e-6)
+
     # foresplat-bench refines with the term by default; --no-proximal refines as plain splatfacto.
     import json
 

@@ -53,8 +53,14 @@ class ForesplatRefinePipeline(VanillaPipeline):
                 raise SystemExit(f"foresplat: {error}") from None
             proximal = None
             if trained_with is not None and gaussians.confidence is not None:
-                proximal = proximal_weights(gaussians.confidence, trained_with)
-                CONSOLE.log("foresplat: the initializer was trained with IFT: refinement keeps its proximal term")
+                if self.model.config.initializer_proximal:
+                    proximal = proximal_weights(gaussians.confidence, trained_with)
+                    CONSOLE.log(
+                        "foresplat: the initializer was trained with IFT: refinement keeps its proximal term "
+                        "(--pipeline.model.initializer-proximal False drops it)"
+                    )
+                else:
+                    CONSOLE.log("foresplat: the initializer was trained with IFT; refining without its proximal term")
             self.model.seed_from(gaussians, proximal)
 
     @torch.no_grad()
