@@ -219,6 +219,15 @@ def test_ift_run_trains_and_its_refinement_keeps_the_proximal_term(scenes, tmp_p
     # Refinement from an IFT-trained initializer adds the same proximal term.
     run_dir = _train(config).checkpoint_dir.parent
     assert parse_start(f"ift={run_dir}").proximal == config.pipeline.meta.ift
+
+    # Fine-tuning an IFT-trained run keeps its confidence head, whatever --pipeline.meta.ift.start-confidence says.
+    from foresplat_ns.models.checkpoints import initializer_state
+
+    again = copy.deepcopy(config)
+    again.pipeline.model.initializer_checkpoint = run_dir
+    again.pipeline.meta.ift.start_confidence = 0.2
+    head = again.pipeline.setup(device="cpu", test_mode="val").model.initializer.network.heads.heads["confidence"]
+    assert torch.equal(head.weight, initializer_state(resolve_checkpoint(run_dir))["network.heads.heads.confidence.weight"])
     refine = copy.deepcopy(foresplat_refine.config)
     refine.pipeline.datamanager.data = next((scenes / "eval").iterdir())
     refine.pipeline.model.initializer_checkpoint = run_dir
@@ -261,6 +270,40 @@ def test_ift_run_trains_and_its_refinement_keeps_the_proximal_term(scenes, tmp_p
         psnr_at[proximal] = {r["step"]: r["psnr"] for r in records}
     assert psnr_at[True][0] == psnr_at[False][0]  # the same prediction
     assert psnr_at[True][5] != psnr_at[False][5]
+
+
+def _preview_confidence(pipeline):
+    model = pipeline.model
+    near, far = model.preview_depth_range.tolist()
+    with torch.no_grad():
+        return model.predict(model.preview_images, model.preview_cameras(), near, far).confidence
+
+
+def test_ift_fine_tune_restarts_a_confidence_head_zero_step_never_trained(scenes, tmp_path):
+    from foresplat_ns.initializer.adapter import CONFIDENCE_EPS
+    from foresplat_ns.models.checkpoints import initializer_state
+
+    run_dir = _train(small_config(scenes, tmp_path / "zero-step", 1)).checkpoint_dir.parent
+    config = small_config(scenes, tmp_path / "ift", 1)
+    config.pipeline.meta.mode = "ift"
+    config.pipeline.model.initializer_checkpoint = run_dir
+    loaded = config.pipeline.setup(device="cpu", test_mode="val")
+    spread = _preview_confidence(loaded)
+    assert float(spread.std()) > 0  # the untrained head still varies with the features
+
+    config.pipeline.meta.ift.start_confidence = 0.2
+    pipeline = config.pipeline.setup(device="cpu", test_mode="val")
+    expected = CONFIDENCE_EPS + (1 - 2 * CONFIDENCE_EPS) * 0.2
+    assert torch.allclose(_preview_confidence(pipeline), torch.full_like(spread, expected), atol=1e-6)
+    saved = initializer_state(resolve_checkpoint(run_dir))
+    kept = [k for k in saved if not k.startswith("network.heads.heads.confidence.")]
+    assert len(kept) == len(saved) - 2
+    for name in kept:
+        assert torch.equal(pipeline.model.initializer.state_dict()[name], saved[name]), name
+
+    config.pipeline.meta.ift.start_confidence = 1.5
+    with pytest.raises(SystemExit, match="start-confidence 1.5 is outside"):
+        config.pipeline.setup(device="cpu", test_mode="val")
 
 
 @pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")

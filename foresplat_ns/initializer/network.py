@@ -6,6 +6,7 @@ embedding, so permuting the input views permutes the outputs the same way.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -166,6 +167,16 @@ class GaussianHeads(nn.Module):
         for head in self.heads.values():
             nn.init.normal_(head.weight, std=config.head_init_std)
             nn.init.zeros_(head.bias)
+
+    @torch.no_grad()
+    def reset_confidence(self, confidence: float, initial: float) -> None:
+        """Give every Gaussian the same confidence (about `confidence`) whatever the features: zero weights, one bias.
+
+        `initial` is the adapter's `confidence_init`, the confidence at a raw output of zero.
+        """
+        head = self.heads["confidence"]
+        head.weight.zero_()
+        head.bias.fill_(math.log(confidence / (1 - confidence)) - math.log(initial / (1 - initial)))
 
     def forward(self, features: Float[Tensor, "view channels height width"]) -> RawGaussians:
         x = self.trunk(features)

@@ -21,6 +21,7 @@ from torch.nn import Parameter
 from nerfstudio.data.scene_box import SceneBox
 from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
 from nerfstudio.pipelines.base_pipeline import Pipeline, VanillaPipelineConfig
+from nerfstudio.utils.rich_utils import CONSOLE
 from pytorch_msssim import ssim
 
 from foresplat_ns.data.datamanager import SceneFolderDataManager, SceneFolderDataManagerConfig
@@ -127,6 +128,8 @@ class ForesplatPipeline(Pipeline):
         # Only training starts from another run's weights; evaluation and export load this run's own.
         if test_mode == "val" and config.model.initializer_checkpoint is not None:
             self.model.load_initializer_checkpoint()
+            if config.meta.mode == "ift" and config.meta.ift.start_confidence is not None:
+                self._restart_confidence(config.meta.ift.start_confidence)
         if test_mode != "inference":
             preview = self.preview_batch()
             try:
@@ -135,6 +138,25 @@ class ForesplatPipeline(Pipeline):
                 raise SystemExit(
                     f"foresplat: {error}: change --pipeline.datamanager.resolution or the initializer's patch/stride"
                 ) from None
+
+    def _restart_confidence(self, confidence: float) -> None:
+        """Reset the confidence head of a fine-tuned checkpoint that was not trained with IFT (see `start_confidence`)."""
+        from foresplat_ns.meta.proximal import proximal_weights
+        from foresplat_ns.models.checkpoints import trained_proximal
+
+        if not 0.0 < confidence < 1.0:
+            raise SystemExit(
+                f"foresplat: --pipeline.meta.ift.start-confidence {confidence} is outside (0, 1); pick e.g. 0.1, or None"
+            )
+        if trained_proximal(Path(self.config.model.initializer_checkpoint)) is not None:
+            CONSOLE.log("foresplat: the checkpoint was trained with IFT: its confidence head is kept")
+            return
+        self.model.initializer.network.heads.reset_confidence(confidence, self.config.model.initializer.confidence_init)
+        weights = proximal_weights(torch.tensor([[confidence]]), self.config.meta.ift)
+        CONSOLE.log(
+            f"foresplat: confidence head reset: every Gaussian starts at confidence {confidence:g} "
+            f"(λ of means {float(weights['means']):.3g})"
+        )
 
     @property
     def model(self) -> ForesplatModel:
