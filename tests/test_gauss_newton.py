@@ -59,6 +59,30 @@ def test_product_equals_explicit_jacobian(mode):
     assert torch.allclose(_flat(product), expected, rtol=1e-6 if mode == "forward" else 1e-4, atol=1e-8)
 
 
+@pytest.mark.parametrize("mode", ["forward", "finite-difference"])
+def test_one_operator_serves_many_products_and_its_diagonal(mode):
+    from foresplat_ns.meta.gauss_newton import GaussNewton
+
+    residual, theta, v = _problem()
+    sizes = [theta[k].numel() for k in KEYS]
+
+    def flat_residual(x):
+        parts = torch.split(x, sizes)
+        return residual({k: p.reshape(theta[k].shape) for k, p in zip(KEYS, parts)})
+
+    jacobian = torch.autograd.functional.jacobian(flat_residual, _flat(theta))
+    operator = GaussNewton(residual, theta, mode=mode, eps=1e-5)
+    g = torch.Generator().manual_seed(1)
+    for scale in (1.0, 1e-3, 1e3):  # a solve's directions vary widely in size
+        w = {k: scale * torch.randn(t.shape, generator=g, dtype=torch.float64) for k, t in theta.items()}
+        expected = jacobian.T @ (jacobian @ _flat(w))
+        assert torch.allclose(_flat(operator.product(w)), expected, rtol=1e-6 if mode == "forward" else 1e-4, atol=1e-8 * scale)
+    # After those products the shared pullback still gives the standalone estimate (same seed).
+    from foresplat_ns.meta.gauss_newton import gauss_newton_diagonal
+
+    assert torch.equal(_flat(operator.diagonal(8, seed=3)), _flat(gauss_newton_diagonal(residual, theta, samples=8, seed=3)))
+
+
 def test_diagonal_estimate_is_unbiased_and_positive():
     from foresplat_ns.meta.gauss_newton import gauss_newton_diagonal
 

@@ -25,6 +25,42 @@ def jacobian_vector(
     return (plus - minus) / (2.0 * step)
 
 
+class GaussNewton:
+    """JᵀJ of a residual at a fixed θ: products and a diagonal estimate that share one forward pass for Jᵀ.
+
+    A solve makes many products at the same θ; each costs J v (forward mode or two renders) and one
+    backward pass, not another forward pass for the pullback.
+    """
+
+    def __init__(
+        self, residual: Callable[[TensorDict], Tensor], theta: TensorDict, mode: ProductMode = "forward", eps: float = 1e-3
+    ):
+        self.residual = residual
+        self.theta = {k: t.detach() for k, t in theta.items()}
+        self.mode = mode
+        self.eps = eps
+        self.value, self._pullback = torch.func.vjp(residual, self.theta)
+
+    def product(self, v: TensorDict) -> TensorDict:
+        """JᵀJ v."""
+        jv = jacobian_vector(self.residual, self.theta, v, self.mode, self.eps).detach()
+        (jtjv,) = self._pullback(jv)
+        return jtjv
+
+    def diagonal(self, samples: int = 4, seed: int = 0) -> TensorDict:
+        """An unbiased, never negative estimate of diag(JᵀJ): the mean of (Jᵀs)² over random signs s.
+
+        E[(Jᵀs)_i²] = Σ_p J_pi² for independent ±1 entries of s; each sample costs one backward pass.
+        """
+        generator = torch.Generator().manual_seed(seed)
+        total = {k: torch.zeros_like(t) for k, t in self.theta.items()}
+        for _ in range(samples):
+            signs = torch.randint(0, 2, self.value.shape, generator=generator).to(self.value) * 2 - 1
+            (grads,) = self._pullback(signs)
+            total = {k: total[k] + grads[k] ** 2 for k in total}
+        return {k: t / max(samples, 1) for k, t in total.items()}
+
+
 def gauss_newton_product(
     residual: Callable[[TensorDict], Tensor],
     theta: TensorDict,
@@ -36,12 +72,9 @@ def gauss_newton_product(
     """(JᵀJ + Λ) v with J the Jacobian of `residual` at θ and Λ = diag(`damping`) (zero when None).
 
     JᵀJ is the Gauss-Newton matrix of ½||residual||², positive semi-definite, so with Λ > 0 the
-    product is that of an SPD matrix, as conjugate gradient needs.
+    product is that of an SPD matrix, as conjugate gradient needs. One product; a solve uses `GaussNewton`.
     """
-    theta = {k: t.detach() for k, t in theta.items()}
-    jv = jacobian_vector(residual, theta, v, mode, eps).detach()
-    _, pullback = torch.func.vjp(residual, theta)
-    (jtjv,) = pullback(jv)
+    jtjv = GaussNewton(residual, theta, mode, eps).product(v)
     if damping is None:
         return jtjv
     return {k: jtjv[k] + damping[k] * v[k] for k in jtjv}
@@ -50,17 +83,5 @@ def gauss_newton_product(
 def gauss_newton_diagonal(
     residual: Callable[[TensorDict], Tensor], theta: TensorDict, samples: int = 4, seed: int = 0
 ) -> TensorDict:
-    """An unbiased, never negative estimate of diag(JᵀJ): the mean of (Jᵀs)² over random signs s.
-
-    E[(Jᵀs)_i²] = Σ_p J_pi² for independent ±1 entries of s; each sample costs one backward
-    pass through the same forward pass.
-    """
-    theta = {k: t.detach() for k, t in theta.items()}
-    value, pullback = torch.func.vjp(residual, theta)
-    generator = torch.Generator().manual_seed(seed)
-    total = {k: torch.zeros_like(t) for k, t in theta.items()}
-    for _ in range(samples):
-        signs = (torch.randint(0, 2, value.shape, generator=generator).to(value) * 2 - 1)
-        (grads,) = pullback(signs)
-        total = {k: total[k] + grads[k] ** 2 for k in total}
-    return {k: t / max(samples, 1) for k, t in total.items()}
+    """diag(JᵀJ) estimated from `samples` random-sign backward passes (`GaussNewton.diagonal`)."""
+    return GaussNewton(residual, theta).diagonal(samples, seed)

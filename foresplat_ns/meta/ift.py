@@ -26,7 +26,7 @@ from torch import Tensor
 from nerfstudio.cameras.cameras import Cameras
 
 from foresplat_ns.gaussians import SPLATFACTO_KEYS, Gaussians
-from foresplat_ns.meta.gauss_newton import gauss_newton_diagonal, gauss_newton_product
+from foresplat_ns.meta.gauss_newton import GaussNewton, gauss_newton_product
 from foresplat_ns.meta.inner import SPLATFACTO_LRS
 from foresplat_ns.meta.linear_solve import SolveInfo, jacobi, solve_cg
 from foresplat_ns.meta.proximal import expand
@@ -98,16 +98,19 @@ def hessian_product(
     return dict(zip(leaf, torch.autograd.grad(dot, list(leaf.values()))))
 
 
-def diagonal_estimate(
+def hessian_operator(
     residual: Callable[[TensorDict], Tensor], theta: TensorDict, config: "IFTConfig", seed: int = 0
-) -> Optional[TensorDict]:
-    """diag(H) for the Jacobi preconditioner: random-sign estimate of diag(JᵀJ), or Hutchinson's for 'exact'."""
-    if config.diagonal_samples <= 0:
-        return None
+) -> Tuple[Callable[[TensorDict], TensorDict], Optional[TensorDict]]:
+    """v -> H v at θ, and diag(H) for the Jacobi preconditioner (None with `diagonal_samples` 0).
+
+    The Gauss-Newton modes build the pullback of the residual once for every product and the diagonal.
+    """
+    samples = config.diagonal_samples
     if config.product == "exact":
-        hessian = lambda v: hessian_product(residual, theta, v, "exact", 0.0)  # noqa: E731
-        return hutchinson_diagonal(hessian, theta, config.diagonal_samples, seed)
-    return gauss_newton_diagonal(residual, theta, config.diagonal_samples, seed)
+        matvec = lambda v: hessian_product(residual, theta, v, "exact", 0.0)  # noqa: E731
+        return matvec, (hutchinson_diagonal(matvec, theta, samples, seed) if samples > 0 else None)
+    operator = GaussNewton(residual, theta, config.product, config.fd_epsilon)
+    return operator.product, (operator.diagonal(samples, seed) if samples > 0 else None)
 
 
 def hutchinson_diagonal(matvec: Callable[[TensorDict], TensorDict], like: TensorDict, samples: int, seed: int = 0) -> TensorDict:

@@ -29,7 +29,7 @@ from nerfstudio.cameras.cameras import Cameras
 
 from foresplat_ns.data.scene_batch import SceneBatch
 from foresplat_ns.gaussians import Gaussians
-from foresplat_ns.meta.ift import IFTConfig, diagonal_estimate, hessian_product, hypergradient, squared_error_residual
+from foresplat_ns.meta.ift import IFTConfig, hessian_operator, hypergradient, squared_error_residual
 from foresplat_ns.meta.inner import InnerLoop, InnerLoopConfig
 from foresplat_ns.meta.losses import disparity_loss, photometric_loss, psnr
 from foresplat_ns.meta.normalise import Normalisation
@@ -220,12 +220,7 @@ def proximal_problem(
     outer, metrics = outer_gradient(refined, batch, config, background, targets_only=True)
     theta_star = refined.params()
     residual = squared_error_residual(*subset_views(images, cameras, config.ift.hessian_views, seed=seed), background)
-    settings = config.ift
-
-    def hessian(v: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        return hessian_product(residual, theta_star, v, settings.product, settings.fd_epsilon)
-
-    diagonal = diagonal_estimate(residual, theta_star, settings, seed=seed)
+    hessian, diagonal = hessian_operator(residual, theta_star, config.ift, seed=seed)
     return ProximalProblem(theta_star, outer, metrics, hessian, diagonal, inner_seconds)
 
 
