@@ -42,17 +42,21 @@ def _flat(d):
     return torch.cat([d[k].reshape(-1) for k in KEYS])
 
 
-@pytest.mark.parametrize("mode", ["forward", "finite-difference"])
-def test_product_equals_explicit_jacobian(mode):
-    residual, theta, v = _problem()
-    flat = _flat(theta)
+def _jacobian(residual, theta):
+    """The explicit Jacobian of the residual with respect to the flattened parameters."""
     sizes = [theta[k].numel() for k in KEYS]
 
     def flat_residual(x):
         parts = torch.split(x, sizes)
         return residual({k: p.reshape(theta[k].shape) for k, p in zip(KEYS, parts)})
 
-    jacobian = torch.autograd.functional.jacobian(flat_residual, flat)
+    return torch.autograd.functional.jacobian(flat_residual, _flat(theta))
+
+
+@pytest.mark.parametrize("mode", ["forward", "finite-difference"])
+def test_product_equals_explicit_jacobian(mode):
+    residual, theta, v = _problem()
+    jacobian = _jacobian(residual, theta)
     damping = {k: torch.full_like(t, 0.5) for k, t in theta.items()}
     expected = jacobian.T @ (jacobian @ _flat(v)) + 0.5 * _flat(v)
     product = gauss_newton_product(residual, theta, v, damping, mode=mode, eps=1e-5)
@@ -64,13 +68,7 @@ def test_one_operator_serves_many_products_and_its_diagonal(mode):
     from foresplat_ns.meta.gauss_newton import GaussNewton
 
     residual, theta, v = _problem()
-    sizes = [theta[k].numel() for k in KEYS]
-
-    def flat_residual(x):
-        parts = torch.split(x, sizes)
-        return residual({k: p.reshape(theta[k].shape) for k, p in zip(KEYS, parts)})
-
-    jacobian = torch.autograd.functional.jacobian(flat_residual, _flat(theta))
+    jacobian = _jacobian(residual, theta)
     operator = GaussNewton(residual, theta, mode=mode, eps=1e-5)
     g = torch.Generator().manual_seed(1)
     for scale in (1.0, 1e-3, 1e3):  # a solve's directions vary widely in size
@@ -87,14 +85,7 @@ def test_diagonal_estimate_is_unbiased_and_positive():
     from foresplat_ns.meta.gauss_newton import gauss_newton_diagonal
 
     residual, theta, _ = _problem()
-    flat = _flat(theta)
-    sizes = [theta[k].numel() for k in KEYS]
-
-    def flat_residual(x):
-        parts = torch.split(x, sizes)
-        return residual({k: p.reshape(theta[k].shape) for k, p in zip(KEYS, parts)})
-
-    jacobian = torch.autograd.functional.jacobian(flat_residual, flat)
+    jacobian = _jacobian(residual, theta)
     exact = (jacobian**2).sum(0)
     estimate = _flat(gauss_newton_diagonal(residual, theta, samples=2000, seed=0))
     assert torch.all(estimate >= 0)
