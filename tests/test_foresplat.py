@@ -82,6 +82,10 @@ def test_bad_architecture_settings_stop_with_one_line(scenes, tmp_path):
     config.pipeline.model.initializer.cost_volume_stride = 0
     with pytest.raises(SystemExit, match=r"^foresplat: --pipeline.model.initializer: .*cost_volume_stride positive"):
         config.pipeline.setup(device="cpu", test_mode="val")
+    config = small_config(scenes, tmp_path, 1)
+    config.pipeline.meta.meta_every = 0
+    with pytest.raises(SystemExit, match=r"^foresplat: --pipeline.meta.meta-every must be at least 1"):
+        config.pipeline.setup(device="cpu", test_mode="val")
 
 
 def _train(config):

@@ -87,6 +87,25 @@ def test_metagrad_equals_an_explicit_first_order_loop(batch, num_refine):
         assert torch.allclose(meta[name], expected[name], atol=1e-7, rtol=1e-4), name
 
 
+def test_meta_every_alternates_zero_step_and_meta_steps(batch):
+    b, scene = batch
+    every = dataclasses.replace(
+        MetaConfig(mode="metagrad", inner_steps=3, num_anchors=2, step0_weight=0.25), meta_every=3
+    )
+    theta0 = _prediction(scene)
+    zero = dataclasses.replace(every, mode="zero-step")
+    for step in (3, 4, 5, 6):
+        got = _grads(theta0, meta_step(every, theta0, b, step=step).surrogate)
+        # Meta steps are every 3rd (3 and 6): exactly the MetaGrad gradient; the others: exactly the zero-step one.
+        reference = dataclasses.replace(every, meta_every=1) if step % 3 == 0 else zero
+        expected = _grads(theta0, meta_step(reference, theta0, b, step=step).surrogate)
+        for name in got:
+            assert torch.equal(got[name], expected[name]), (step, name)
+    metagrad_grad = _grads(theta0, meta_step(every, theta0, b, step=3).surrogate)
+    zero_grad = _grads(theta0, meta_step(zero, theta0, b, step=3).surrogate)
+    assert not torch.allclose(metagrad_grad["means"], zero_grad["means"])  # the two kinds of step differ
+
+
 def _peak_bytes(fn) -> int:
     with torch.profiler.profile(profile_memory=True) as prof:
         fn()

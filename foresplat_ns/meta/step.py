@@ -70,6 +70,9 @@ class MetaConfig:
     """MetaGrad and IFT: also use step 0 (the zero-step loss of the prediction) as an anchor."""
     step0_weight: float = 0.5
     """MetaGrad and IFT: weight of the step-0 anchor; the refined states share 1 - step0_weight."""
+    meta_every: int = 1
+    """MetaGrad and IFT: compute the meta-gradient on every N-th step only and train on the zero-step loss on the
+    others (1 = every step). A meta-step costs several zero-step steps; this spends part of a budget on each."""
     inner: InnerLoopConfig = field(default_factory=lambda: InnerLoopConfig(densify=False))
     """MetaGrad and IFT: the inner refinement (splatfacto's optimiser settings; learning-rate scale; no densification)."""
     ift: IFTConfig = field(default_factory=IFTConfig)
@@ -276,10 +279,17 @@ def surrogate_loss(prediction: Gaussians, gradient: Dict[str, Tensor]) -> Tensor
     return sum((params[name] * g.detach()).sum() for name, g in gradient.items())
 
 
+def is_meta_step(config: MetaConfig, step: int) -> bool:
+    """Whether `step` computes the meta-gradient (every `meta_every`-th step, counting from 0)."""
+    if config.meta_every < 1:
+        raise ValueError(f"--pipeline.meta.meta-every must be at least 1, got {config.meta_every}")
+    return step % config.meta_every == 0
+
+
 def meta_step(config: MetaConfig, prediction: Gaussians, batch: SceneBatch, step: int = 0) -> MetaStepResult:
     """The surrogate loss of one scene for the configured mode."""
     background = training_background(config, step, prediction.means.device)
-    if config.mode == "zero-step":
+    if config.mode == "zero-step" or not is_meta_step(config, step):
         loss, metrics = scene_loss(prediction, batch, config, background)
         return MetaStepResult(surrogate=loss, metrics=metrics)
     if config.mode == "metagrad":

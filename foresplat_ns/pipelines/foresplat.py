@@ -111,6 +111,8 @@ class ForesplatPipeline(Pipeline):
                 "foresplat: --pipeline.meta.mode ift needs the confidence that sets λ: "
                 "drop --pipeline.model.initializer.confidence-head False"
             )
+        if config.meta.meta_every < 1:
+            raise SystemExit(f"foresplat: --pipeline.meta.meta-every must be at least 1 (1 = every step), got {config.meta.meta_every}")
         self.test_mode = test_mode
         self.datamanager = config.datamanager.setup(
             device=device, test_mode=test_mode, world_size=world_size, local_rank=local_rank
