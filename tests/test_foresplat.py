@@ -285,12 +285,14 @@ def _preview_confidence(pipeline):
 
 def test_ift_fine_tune_restarts_a_confidence_head_zero_step_never_trained(scenes, tmp_path):
     from foresplat_ns.initializer.adapter import CONFIDENCE_EPS
+    from foresplat_ns.meta.ift import IFTConfig
     from foresplat_ns.models.checkpoints import initializer_state
 
     run_dir = _train(small_config(scenes, tmp_path / "zero-step", 1)).checkpoint_dir.parent
     config = small_config(scenes, tmp_path / "ift", 1)
     config.pipeline.meta.mode = "ift"
     config.pipeline.model.initializer_checkpoint = run_dir
+    config.pipeline.meta.ift.start_confidence = None  # keep the loaded head
     loaded = config.pipeline.setup(device="cpu", test_mode="val")
     spread = _preview_confidence(loaded)
     assert float(spread.std()) > 0  # the untrained head still varies with the features
@@ -304,6 +306,11 @@ def test_ift_fine_tune_restarts_a_confidence_head_zero_step_never_trained(scenes
     assert len(kept) == len(saved) - 2
     for name in kept:
         assert torch.equal(pipeline.model.initializer.state_dict()[name], saved[name]), name
+
+    config.pipeline.meta.ift.start_confidence = IFTConfig().start_confidence  # the default restarts it
+    default = _preview_confidence(config.pipeline.setup(device="cpu", test_mode="val"))
+    assert IFTConfig().start_confidence == 0.1
+    assert torch.allclose(default, torch.full_like(spread, CONFIDENCE_EPS + (1 - 2 * CONFIDENCE_EPS) * 0.1), atol=1e-6)
 
     config.pipeline.meta.ift.start_confidence = 1.5
     with pytest.raises(SystemExit, match="start-confidence 1.5 is outside"):
