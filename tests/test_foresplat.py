@@ -86,6 +86,10 @@ def test_bad_architecture_settings_stop_with_one_line(scenes, tmp_path):
     config.pipeline.meta.meta_every = 0
     with pytest.raises(SystemExit, match=r"^foresplat: --pipeline.meta.meta-every must be at least 1"):
         config.pipeline.setup(device="cpu", test_mode="val")
+    config = small_config(scenes, tmp_path, 1)
+    config.pipeline.meta.inner_steps, config.pipeline.meta.anchor_steps = 5, (2, 6)
+    with pytest.raises(SystemExit, match=r"^foresplat: --pipeline.meta.anchor-steps must lie in 1..5 .*got \[2, 6\]$"):
+        config.pipeline.setup(device="cpu", test_mode="val")
 
 
 def _train(config):

@@ -51,12 +51,23 @@ def test_anchor_zero_only_is_the_zero_step_gradient(batch):
         assert torch.allclose(meta[name], reference[name], atol=1e-7, rtol=1e-5), name
 
 
-@pytest.mark.parametrize("num_refine", [0, 2])
-def test_metagrad_equals_an_explicit_first_order_loop(batch, num_refine):
+def test_fixed_anchor_steps_replace_sampling():
+    config = MetaConfig(mode="metagrad", inner_steps=30, num_anchors=5, anchor_steps=(10, 3), step0_weight=0.25)
+    assert sample_anchors(config, np.random.default_rng(0)) == [(0, 0.25), (3, 0.25), (10, 0.25), (30, 0.25)]
+    linear = dataclasses.replace(config, anchor_weights="linear", anchor_steps=(30, 10))  # K given once only
+    assert sample_anchors(linear, np.random.default_rng(1)) == [(0, 0.25), (10, 0.75 * 10 / 40), (30, 0.75 * 30 / 40)]
+    with pytest.raises(ValueError, match=r"anchor-steps must lie in 1..30"):
+        sample_anchors(dataclasses.replace(config, anchor_steps=(0, 3)), np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("num_refine,anchor_steps", [(0, ()), (2, ()), (0, (1, 3))])
+def test_metagrad_equals_an_explicit_first_order_loop(batch, num_refine, anchor_steps):
     b, scene = batch
     refine = [v for v in range(scene.num_views) if v not in b.context_indices + b.target_indices][:num_refine]
     b = make_batch(scene, b.context_indices, b.target_indices, refine)
-    config = MetaConfig(mode="metagrad", inner_steps=5, num_anchors=3, anchor_sampling="uniform", step0_weight=0.3)
+    config = MetaConfig(
+        mode="metagrad", inner_steps=5, num_anchors=3, anchor_sampling="uniform", step0_weight=0.3, anchor_steps=anchor_steps
+    )
     step = 11
     theta0 = _prediction(scene)
     meta = _grads(theta0, meta_step(config, theta0, b, step=step).surrogate)
@@ -83,6 +94,8 @@ def test_metagrad_equals_an_explicit_first_order_loop(batch, num_refine):
         for name in expected:
             expected[name] += w * g[name] * (norm.scale if name == "means" else 1.0)
     assert len(anchors) == 4 and config.inner_steps in anchors and 0 in anchors
+    if anchor_steps:
+        assert sorted(anchors) == [0, *anchor_steps, config.inner_steps]
     for name in meta:
         assert torch.allclose(meta[name], expected[name], atol=1e-7, rtol=1e-4), name
 

@@ -64,6 +64,10 @@ class MetaConfig:
     """MetaGrad: anchor states sampled among steps 1..K (K is always one of them)."""
     anchor_sampling: Literal["uniform", "late"] = "late"
     """MetaGrad: anchors drawn uniformly from 1..K-1, or biased towards late steps (density ∝ s)."""
+    anchor_steps: Tuple[int, ...] = ()
+    """MetaGrad: fixed anchor steps in 1..K (K is always one of them), e.g. where the benchmark measures: with K=30 at
+    10x the learning rate, steps 3 and 10 stand for about 30 and 100 refinement steps. Given, they replace the
+    sampled anchors (num-anchors and anchor-sampling are ignored); empty = sample."""
     anchor_weights: Literal["equal", "linear"] = "equal"
     """MetaGrad: weights of the sampled anchors, equal or proportional to their step; normalised to sum to 1."""
     step0_anchor: bool = True
@@ -126,13 +130,17 @@ def scene_loss(
 
 
 def sample_anchors(config: MetaConfig, rng: np.random.Generator) -> List[Tuple[int, float]]:
-    """(step, weight) of each anchor: K always, further steps sampled from 1..K-1, optionally step 0."""
+    """(step, weight) of each anchor: K always, further steps fixed or sampled from 1..K-1, optionally step 0."""
     k = config.inner_steps
     if k == 0:
         return [(0, 1.0)]
     candidates = np.arange(1, k)
     extra = min(max(config.num_anchors - 1, 0), len(candidates))
-    if extra:
+    if config.anchor_steps:
+        if not all(1 <= s <= k for s in config.anchor_steps):
+            raise ValueError(f"--pipeline.meta.anchor-steps must lie in 1..{k} (the inner steps), got {list(config.anchor_steps)}")
+        steps = sorted(set(config.anchor_steps) | {k})
+    elif extra:
         p = candidates / candidates.sum() if config.anchor_sampling == "late" else None
         steps = sorted(rng.choice(candidates, size=extra, replace=False, p=p).tolist()) + [k]
     else:

@@ -113,6 +113,11 @@ class ForesplatPipeline(Pipeline):
             )
         if config.meta.meta_every < 1:
             raise SystemExit(f"foresplat: --pipeline.meta.meta-every must be at least 1 (1 = every step), got {config.meta.meta_every}")
+        k, fixed = config.meta.inner_steps, list(config.meta.anchor_steps)
+        if fixed and not all(1 <= s <= k for s in fixed):
+            raise SystemExit(
+                f"foresplat: --pipeline.meta.anchor-steps must lie in 1..{k} (--pipeline.meta.inner-steps), got {fixed}"
+            )
         self.test_mode = test_mode
         self.datamanager = config.datamanager.setup(
             device=device, test_mode=test_mode, world_size=world_size, local_rank=local_rank
