@@ -6,6 +6,12 @@ import numpy as np
 import torch
 
 
+def require_device(device: str) -> None:
+    """Stop with a one-line error when a CUDA device is asked for and torch sees no GPU."""
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"foresplat: device {device} was asked for but torch finds no GPU; run with --machine.device-type cpu")
+
+
 def allow_numpy_in_checkpoints() -> None:
     """Allow-list the numpy types nerfstudio checkpoints contain.
 

@@ -6,7 +6,8 @@ list, so it must never import `nerfstudio.configs.method_configs` (a circular im
 
 from __future__ import annotations
 
-from nerfstudio.configs.base_config import ViewerConfig
+import torch
+from nerfstudio.configs.base_config import MachineConfig, ViewerConfig
 from nerfstudio.data.datamanagers.full_images_datamanager import FullImageDatamanagerConfig
 from nerfstudio.data.dataparsers.nerfstudio_dataparser import NerfstudioDataParserConfig
 from nerfstudio.engine.optimizers import AdamOptimizerConfig
@@ -18,6 +19,11 @@ from foresplat_ns.meta.inner import MEANS_LR_FINAL, MEANS_LR_STEPS, SPLATFACTO_L
 from foresplat_ns.models.refine import ForesplatRefineModelConfig
 from foresplat_ns.pipelines.foresplat import ForesplatPipelineConfig
 from foresplat_ns.pipelines.refine import ForesplatRefinePipelineConfig
+
+
+def default_machine() -> MachineConfig:
+    """CUDA when torch sees a GPU, else the CPU: nerfstudio's own default (cuda) fails at start-up without one."""
+    return MachineConfig(device_type="cuda" if torch.cuda.is_available() else "cpu")
 
 
 def splatfacto_optimizers(max_steps: int = MEANS_LR_STEPS) -> dict:
@@ -39,6 +45,7 @@ def splatfacto_optimizers(max_steps: int = MEANS_LR_STEPS) -> dict:
 foresplat_refine = MethodSpecification(
     config=TrainerConfig(
         method_name="foresplat-refine",
+        machine=default_machine(),
         steps_per_eval_image=100,
         steps_per_eval_batch=0,
         steps_per_save=2000,
@@ -64,6 +71,7 @@ foresplat_refine = MethodSpecification(
 foresplat = MethodSpecification(
     config=TrainerConfig(
         method_name="foresplat",
+        machine=default_machine(),
         steps_per_eval_image=100,
         steps_per_eval_batch=0,
         steps_per_save=500,

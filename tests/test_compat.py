@@ -41,3 +41,19 @@ def test_numpy_checkpoint_fails_without_plugin_and_loads_with_it(tmp_path):
     fixed = _load(path, "import nerfstudio.configs.method_configs")
     assert fixed.returncode == 0, fixed.stderr[-2000:]
     assert "loaded" in fixed.stdout
+
+
+def test_require_device_names_the_fix_when_no_gpu(monkeypatch):
+    import pytest
+    import torch
+
+    from foresplat_ns.compat import require_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit, match="--machine.device-type cpu"):
+        require_device("cuda")
+    with pytest.raises(SystemExit, match="no GPU"):
+        require_device("cuda:0")
+    require_device("cpu")  # the CPU is always there
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    require_device("cuda")

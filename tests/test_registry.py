@@ -68,3 +68,14 @@ def test_ns_train_help_lists_method():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "foresplat-refine" in result.stdout
     assert "splatfacto" in result.stdout
+
+
+def test_methods_default_to_the_device_torch_can_use():
+    """Without a GPU, `ns-train foresplat` must not start on nerfstudio's default cuda device."""
+    import torch
+
+    from foresplat_ns.method_configs import foresplat, foresplat_refine
+
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    for spec in (foresplat, foresplat_refine):
+        assert spec.config.machine.device_type == expected

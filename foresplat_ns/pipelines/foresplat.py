@@ -24,6 +24,7 @@ from nerfstudio.pipelines.base_pipeline import Pipeline, VanillaPipelineConfig
 from nerfstudio.utils.rich_utils import CONSOLE
 from pytorch_msssim import ssim
 
+from foresplat_ns.compat import require_device
 from foresplat_ns.data.datamanager import SceneFolderDataManager, SceneFolderDataManagerConfig
 from foresplat_ns.data.scene_batch import SceneBatch, camera_distances, choose_views, make_batch
 from foresplat_ns.meta.losses import psnr
@@ -103,6 +104,7 @@ class ForesplatPipeline(Pipeline):
         grad_scaler: Optional[GradScaler] = None,
     ):
         super().__init__()
+        require_device(device)
         if world_size > 1:
             raise SystemExit("foresplat: multi-process training is not supported yet; run with --machine.num-devices 1")
         self.config = config

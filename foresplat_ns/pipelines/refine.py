@@ -14,6 +14,7 @@ from nerfstudio.cameras.cameras import Cameras, CameraType
 from nerfstudio.pipelines.base_pipeline import VanillaPipeline, VanillaPipelineConfig
 from nerfstudio.utils.rich_utils import CONSOLE
 
+from foresplat_ns.compat import require_device
 from foresplat_ns.data.scene_batch import spread_views
 from foresplat_ns.data.scene_folder import estimate_depth_range, stated_depth_range, working_size
 from foresplat_ns.gaussians import Gaussians
@@ -39,6 +40,7 @@ class ForesplatRefinePipeline(VanillaPipeline):
         local_rank: int = 0,
         grad_scaler: Optional[GradScaler] = None,
     ):
+        require_device(device)
         super().__init__(config, device, test_mode, world_size, local_rank, grad_scaler)
         checkpoint = getattr(self.model.config, "initializer_checkpoint", None)
         # Only a training run starts from the prediction; evaluation and export load trained Gaussians.
