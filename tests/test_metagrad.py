@@ -141,3 +141,43 @@ def test_memory_does_not_grow_with_k(batch):
         theta0 = _prediction(scene)
         peaks[k] = _peak_bytes(lambda: meta_step(config, theta0, b, step=1).surrogate.backward())
     assert peaks[16] <= 1.1 * peaks[2], peaks
+
+
+def test_ift_first_order_anchors_add_the_trajectory_gradients(batch):
+    """IFT with first-order anchors: w0 ∇L(θ0) + Σ w_s ∇L_out(θ_s) on the proximal trajectory + w_K Λu, by hand."""
+    from foresplat_ns.meta.ift import IFTConfig
+    from foresplat_ns.meta.step import ift, outer_gradient
+
+    b, scene = batch
+    norm = Normalisation.of_batch(b)
+    nb = norm.batch(b)
+    theta0 = norm.gaussians(_prediction(scene)).detach()
+    n = len(theta0.means)
+    weights = {name: torch.full((n, 1), 1e-3) for name in theta0.params()}
+    hybrid = MetaConfig(
+        mode="ift", inner_steps=4, anchor_steps=(2,), step0_weight=0.2,
+        ift=IFTConfig(cg_iterations=3, hessian_views=2, diagonal_samples=1, first_order_anchors=True),
+    )
+    step = 9
+    anchors = dict(sample_anchors(hybrid, np.random.default_rng([step, 7])))
+    assert anchors == pytest.approx({0: 0.2, 2: 0.4, 4: 0.4})
+    got_theta0, got_lambda, metrics = ift(hybrid, theta0, weights, nb, step)
+    assert float(metrics["num_anchors"]) == 3
+
+    # The implicit part alone (no step-0 anchor, no trajectory anchors): Λu and -u(θ* - θ0) with weight 1.
+    implicit = dataclasses.replace(hybrid, step0_anchor=False, ift=dataclasses.replace(hybrid.ift, first_order_anchors=False))
+    lam_theta0, lam_lambda, _ = ift(implicit, theta0, weights, nb, step)
+    background = training_background(hybrid, step, "cpu")
+    zero, _ = outer_gradient(theta0, nb, hybrid, background, targets_only=False)
+    # The state after 2 proximal steps, from an independent loop, and its target-view gradient by autograd.
+    images, cameras = nb.refinement_views()
+    loop = InnerLoop(hybrid.inner, theta0, images, cameras, seed=step, proximal=weights)
+    loop.run(2)
+    leaf = loop.gaussians().map(lambda t: t.clone().requires_grad_(True))
+    loss, _ = scene_loss(leaf, nb, dataclasses.replace(hybrid, context_weight=0.0), background)
+    trajectory = dict(zip(leaf.params(), torch.autograd.grad(loss, list(leaf.params().values()))))
+    for name in got_theta0:
+        expected = 0.2 * zero[name] + 0.4 * trajectory[name] + 0.4 * lam_theta0[name]
+        assert torch.allclose(got_theta0[name], expected, atol=1e-9, rtol=1e-5), name
+        assert torch.allclose(got_lambda[name], 0.4 * lam_lambda[name], atol=1e-12, rtol=1e-5), name
+    assert float(trajectory["means"].abs().max()) > 0 and float(lam_theta0["means"].abs().max()) > 0

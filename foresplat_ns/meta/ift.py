@@ -71,6 +71,12 @@ class IFTConfig:
     diagonal_samples: int = 4
     """Random-sign samples of diag(JᵀJ) for the Jacobi preconditioner, one backward pass each (Hutchinson
     samples in 'exact' mode); 0 preconditions by Λ only."""
+    first_order_anchors: bool = False
+    """Beyond Diff3R: also send back MetaGrad's first-order target-view gradients at anchor states of the proximal
+    inner trajectory before step K, drawn as MetaGrad draws them (--pipeline.meta.num-anchors, anchor-sampling,
+    anchor-steps, anchor-weights); the implicit gradient at θ* takes anchor K's weight. The implicit gradient speaks
+    for the refined solution, the anchors for the early steps of refinement. False: the implicit gradient alone
+    (beside the step-0 anchor)."""
 
 
 def squared_error_residual(

@@ -215,24 +215,40 @@ class ProximalProblem:
     hessian: Callable[[Dict[str, Tensor]], Dict[str, Tensor]]
     diagonal: Optional[Dict[str, Tensor]]
     inner_seconds: float
+    trajectory_grads: Dict[int, Dict[str, Tensor]] = field(default_factory=dict)
+    """∇L_out(θ_s) on the target views at the requested inner steps s < K (first-order anchors)."""
 
 
 def proximal_problem(
-    config: MetaConfig, theta0: Gaussians, weights: Dict[str, Tensor], batch: SceneBatch, seed: int, background: Tensor
+    config: MetaConfig,
+    theta0: Gaussians,
+    weights: Dict[str, Tensor],
+    batch: SceneBatch,
+    seed: int,
+    background: Tensor,
+    trajectory_steps: Tuple[int, ...] = (),
 ) -> ProximalProblem:
-    """Runs K proximal inner steps from `theta0` on the refinement views and sets up the products with H at θ*."""
+    """Runs K proximal inner steps from `theta0` on the refinement views and sets up the products with H at θ*.
+
+    At each step in `trajectory_steps` (in 1..K-1) the target-view gradient of the state is kept as well.
+    """
     images, cameras = batch.refinement_views()
     proximal = {k: w.detach() for k, w in weights.items()}
     loop = InnerLoop(config.inner, theta0, images, cameras, seed=seed, proximal=proximal)
-    begin = time.perf_counter()
-    loop.run(config.inner_steps)
-    inner_seconds = time.perf_counter() - begin
+    trajectory: Dict[int, Dict[str, Tensor]] = {}
+    inner_seconds = 0.0
+    for s in range(1, config.inner_steps + 1):
+        begin = time.perf_counter()
+        loop.step()
+        inner_seconds += time.perf_counter() - begin
+        if s in trajectory_steps and s < config.inner_steps:
+            trajectory[s], _ = outer_gradient(loop.gaussians(), batch, config, background, targets_only=True)
     refined = loop.gaussians()
     outer, metrics = outer_gradient(refined, batch, config, background, targets_only=True)
     theta_star = refined.params()
     residual = squared_error_residual(*subset_views(images, cameras, config.ift.hessian_views, seed=seed), background)
     hessian, diagonal = hessian_operator(residual, theta_star, config.ift, seed=seed)
-    return ProximalProblem(theta_star, outer, metrics, hessian, diagonal, inner_seconds)
+    return ProximalProblem(theta_star, outer, metrics, hessian, diagonal, inner_seconds, trajectory)
 
 
 def ift(
@@ -241,12 +257,20 @@ def ift(
     """∂L/∂θ0 and ∂L/∂λ by the implicit function theorem at K proximal inner steps from the prediction.
 
     `weights` are λ per group ([N, 1]); with `step0_anchor` the zero-step gradient is blended in with
-    `step0_weight`. `prediction` and `batch` must be in the inner loop's (normalised) frame.
+    `step0_weight`; with `ift.first_order_anchors` MetaGrad's first-order gradients at sampled states of the
+    proximal trajectory are too, and the implicit gradient takes anchor K's weight. `prediction` and `batch` must be
+    in the inner loop's (normalised) frame.
     """
     background = training_background(config, step, prediction.means.device)
     theta0 = prediction.detach()
+    k = config.inner_steps
+    if config.ift.first_order_anchors:
+        anchors = dict(sample_anchors(config, np.random.default_rng([step, 7])))
+    else:
+        anchors = {0: config.step0_weight, k: 1.0 - config.step0_weight} if config.step0_anchor else {k: 1.0}
+    trajectory_steps = tuple(s for s in anchors if 0 < s < k)
     begin = time.perf_counter()
-    problem = proximal_problem(config, theta0, weights, batch, step, background)
+    problem = proximal_problem(config, theta0, weights, batch, step, background, trajectory_steps)
     result = hypergradient(
         problem.hessian, problem.outer_grad, weights, problem.theta_star, theta0.params(), config.ift, problem.diagonal
     )
@@ -263,12 +287,16 @@ def ift(
         "ift_seconds": torch.tensor(ift_seconds),
         "lambda_mean": torch.exp(torch.log(weights["means"].detach()).mean()),
     }
-    if config.step0_anchor:
-        share = 1.0 - config.step0_weight
+    share = anchors.get(k, 0.0)
+    d_theta0 = {name: share * g for name, g in d_theta0.items()}
+    d_lambda = {name: share * g for name, g in d_lambda.items()}
+    for s, grads in problem.trajectory_grads.items():
+        d_theta0 = {name: d_theta0[name] + anchors[s] * grads[name] for name in d_theta0}
+    if 0 in anchors:
         zero, m0 = outer_gradient(theta0, batch, config, background, targets_only=False)
-        d_theta0 = {k: share * d_theta0[k] + config.step0_weight * zero[k] for k in d_theta0}
-        d_lambda = {k: share * g for k, g in d_lambda.items()}
+        d_theta0 = {name: d_theta0[name] + anchors[0] * zero[name] for name in d_theta0}
         metrics["target_psnr_step0"] = m0["target_psnr"]
+    metrics["num_anchors"] = torch.tensor(float(len(anchors)))
     return d_theta0, d_lambda, metrics
 
 
