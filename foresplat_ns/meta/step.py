@@ -241,7 +241,7 @@ def proximal_problem(
         begin = time.perf_counter()
         loop.step()
         inner_seconds += time.perf_counter() - begin
-        if s in trajectory_steps and s < config.inner_steps:
+        if s in trajectory_steps:
             trajectory[s], _ = outer_gradient(loop.gaussians(), batch, config, background, targets_only=True)
     refined = loop.gaussians()
     outer, metrics = outer_gradient(refined, batch, config, background, targets_only=True)
@@ -264,10 +264,11 @@ def ift(
     background = training_background(config, step, prediction.means.device)
     theta0 = prediction.detach()
     k = config.inner_steps
-    if config.ift.first_order_anchors:
-        anchors = dict(sample_anchors(config, np.random.default_rng([step, 7])))
-    else:
-        anchors = {0: config.step0_weight, k: 1.0 - config.step0_weight} if config.step0_anchor else {k: 1.0}
+    if k < 1:
+        raise ValueError("--pipeline.meta.mode ift needs --pipeline.meta.inner-steps of 1 or more (θ* is K steps away)")
+    # Without first-order anchors only step 0 (optional) and K, where the implicit gradient stands.
+    anchor_config = config if config.ift.first_order_anchors else replace(config, num_anchors=1, anchor_steps=())
+    anchors = dict(sample_anchors(anchor_config, np.random.default_rng([step, 7])))
     trajectory_steps = tuple(s for s in anchors if 0 < s < k)
     begin = time.perf_counter()
     problem = proximal_problem(config, theta0, weights, batch, step, background, trajectory_steps)
