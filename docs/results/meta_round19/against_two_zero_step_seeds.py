@@ -24,6 +24,7 @@ arms = {
     "MetaGrad K=30 at 2.5x, seed 150": load("metagrad_25x", "mg25x150"),
     "MetaGrad K=30 at 2.5x, seed 151": load("metagrad_25x", "mg25x151"),
     "MetaGrad K=15 at 5x, seed 150": load("variants", "mg15x5"),
+    "MetaGrad K=15 at 5x, seed 151": load("metagrad_15x5", "mg15x151"),
     "IFT cheap solve, seed 150": load("variants", "iftcheap"),
 }
 for name, cand in arms.items():
