@@ -72,6 +72,22 @@ def test_pool_concatenates_the_pairs_scene_differences():
         assert result["pooled"][str(step)]["t"] == pytest.approx(stats.ttest_1samp(both, 0.0).statistic)
 
 
+def test_across_pairs_tests_one_mean_difference_per_pair():
+    shifts = (0.3, -0.1, 0.5)
+    records = [r for k, shift in enumerate(shifts) for r in synthetic(f"a{k}", 2 * k, 0.0) + synthetic(f"b{k}", 2 * k + 1, shift)]
+    result = compare(records, [(f"a{k}", f"b{k}") for k in range(len(shifts))])
+    for step in STEPS:
+        means = [np.mean([r["psnr"] for r in records if r["start"] == f"b{k}" and r["step"] == step])
+                 - np.mean([r["psnr"] for r in records if r["start"] == f"a{k}" and r["step"] == step]) for k in range(len(shifts))]
+        across = result["across_pairs"][str(step)]
+        assert across["n"] == len(shifts) and across["mean"] == pytest.approx(np.mean(means))
+        assert across["t"] == pytest.approx(stats.ttest_1samp(means, 0.0).statistic, rel=1e-9)
+        assert across["p_t"] == pytest.approx(stats.ttest_1samp(means, 0.0).pvalue, rel=1e-8)
+        assert across["ahead"] == sum(m > 0 for m in means)
+    assert "across 3 pairs" in markdown(result)
+    assert "across_pairs" not in compare(records, [("a0", "b0")])
+
+
 def test_reach_counts_the_steps_to_the_bases_best():
     records = [{"scene": s, "start": name, "step": step, "psnr": psnr}
                for s in SCENES[:2]

@@ -168,7 +168,9 @@ def compare(
     records: List[Dict], pairs: Sequence[Tuple[str, str]], key: str = "psnr", exclude: Sequence[str] = (),
     scene_steps: Sequence[int] = (),
 ) -> Dict:
-    """Summaries per pair and pooled over pairs, per step (steps every pair has); per scene at `scene_steps`
+    """Summaries per pair, pooled over pairs (every scene difference of every pair), and across pairs (one mean
+    difference per pair: when pairs are training seeds, each seed is one replicate, so the test sees how far
+    seeds disagree, which pooling the scenes hides), per step (steps every pair has); per scene at `scene_steps`
     (default: the last common step)."""
     per_pair = {f"{b}:{c}": paired_differences(records, b, c, key, exclude) for b, c in pairs}
     steps = sorted(set.intersection(*(set(d) for d in per_pair.values())))
@@ -182,6 +184,8 @@ def compare(
         }
     if len(pairs) > 1:
         result["pooled"] = {str(s): summarise([v for d in per_pair.values() for v in d[s].values()], lower) for s in steps}
+        result["across_pairs"] = {str(s): summarise([float(np.mean(list(d[s].values()))) for d in per_pair.values()], lower)
+                                  for s in steps}
     unknown = sorted(set(scene_steps) - set(steps))
     if unknown:
         raise CompareError(f"--scene-steps {unknown} not recorded by every pair; steps in common: {steps}")
@@ -230,6 +234,9 @@ def _blocks(result: Dict) -> List[Tuple[str, Dict, Optional[Dict]]]:
     blocks = [(name, pair["summary"], pair["reach"]) for name, pair in result["pairs"].items()]
     if "pooled" in result:
         blocks.append((f"pooled over {len(result['pairs'])} pairs", result["pooled"], None))
+    if "across_pairs" in result:
+        blocks.append((f"across {len(result['pairs'])} pairs (one mean difference per pair; ahead: pairs)",
+                       result["across_pairs"], None))
     return blocks
 
 
