@@ -9,7 +9,7 @@ values at the last iteration, and the cosine and norm ratio of Λu_k to the zero
 
     python benchmarks/ift_solve.py --run RUN [--inner-steps 10 --lr-scale 5] [--iterations 1 2 5 10 20 40 80]
 
-`--inner-steps`, `--lr-scale`, `--num-refine` and `--hessian-views` should match the run's training
+`--inner-steps`, `--lr-scale`, `--num-refine`, `--hessian-views` and `--diagonal-samples` should match the run's training
 flags (`--pipeline.meta.inner-steps`, `--pipeline.meta.inner.lr-scale`, ...).
 """
 
@@ -60,6 +60,8 @@ class SolveStudy:
     """Refinement views beside the context views, as the run's `--pipeline.datamanager.num-refine`."""
     hessian_views: Optional[int] = 4
     """Refinement views the Gauss-Newton products render, as `--pipeline.meta.ift.hessian-views`."""
+    diagonal_samples: int = 4
+    """Random-sign samples of the Jacobi preconditioner's diagonal, as `--pipeline.meta.ift.diagonal-samples`."""
     iterations: List[int] = field(default_factory=lambda: [1, 2, 5, 10, 20, 40, 80])
     """CG iterations at which to measure; the solve runs to the largest with no tolerance."""
     threads: int = 1
@@ -84,7 +86,8 @@ def measure_scene(cmd: SolveStudy, net: torch.nn.Module, entry: Path, index: int
     if raw.confidence is None:
         raise SystemExit(f"ift_solve.py: {cmd.run} has no confidence head; pass a run trained with --pipeline.meta.mode ift")
     prediction = norm.gaussians(raw)
-    settings = IFTConfig(cg_iterations=max(cmd.iterations), cg_rtol=0.0, hessian_views=cmd.hessian_views)
+    settings = IFTConfig(cg_iterations=max(cmd.iterations), cg_rtol=0.0, hessian_views=cmd.hessian_views,
+                         diagonal_samples=cmd.diagonal_samples)
     inner = InnerLoopConfig(lr_scale=cmd.lr_scale, densify=False)
     config = MetaConfig(inner_steps=cmd.inner_steps, inner=inner, ift=settings)
     weights = proximal_weights(raw.confidence, settings)
