@@ -7,6 +7,14 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${FORESPLAT_VENV:-$HOME/.cache/foresplat_ns/venv}"
 PY="${FORESPLAT_PYTHON:-python3.11}"
 
+# One set-up at a time: a second shell (two runs started together) waits here, then finds the work done
+# instead of using a package that the first is reinstalling.
+mkdir -p "$(dirname "$VENV")"
+if command -v flock >/dev/null; then
+    exec {FORESPLAT_LOCK}>"$VENV.lock"
+    flock "$FORESPLAT_LOCK"
+fi
+
 # open3d (nerfstudio's PLY reader) needs libusb at import time on a bare Debian machine.
 if ! { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep 'libusb-1.0.so.0' >/dev/null; then
     echo "[foresplat] installing Debian's libusb-1.0-0 (needed by open3d)"
@@ -37,6 +45,11 @@ if [ ! -f "$STAMP" ] || [ "$WHERE" != "$REPO" ]; then
     fi
     rm -f "$VENV"/.foresplat_ns_*
     touch "$STAMP"
+fi
+
+if [ -n "${FORESPLAT_LOCK:-}" ]; then
+    exec {FORESPLAT_LOCK}>&-
+    unset FORESPLAT_LOCK
 fi
 
 export PATH="$VENV/bin:$PATH"
