@@ -184,7 +184,7 @@ def compare(
         }
     if len(pairs) > 1:
         result["pooled"] = {str(s): summarise([v for d in per_pair.values() for v in d[s].values()], lower) for s in steps}
-        result["across_pairs"] = {str(s): summarise([float(np.mean(list(d[s].values()))) for d in per_pair.values()], lower)
+        result["across_pairs"] = {str(s): summarise([pair["summary"][str(s)]["mean"] for pair in result["pairs"].values()], lower)
                                   for s in steps}
     unknown = sorted(set(scene_steps) - set(steps))
     if unknown:
