@@ -51,6 +51,25 @@ def test_anchor_zero_only_is_the_zero_step_gradient(batch):
         assert torch.allclose(meta[name], reference[name], atol=1e-7, rtol=1e-5), name
 
 
+@pytest.mark.parametrize("step0_anchor", [True, False])
+def test_zero_step_groups_take_the_zero_step_gradient(batch, step0_anchor):
+    b, scene = batch
+    plain = MetaConfig(mode="metagrad", inner_steps=4, num_anchors=2, step0_anchor=step0_anchor, step0_weight=0.25)
+    groups = ("logit_opacities", "sh_dc", "sh_rest")
+    mixed = dataclasses.replace(plain, zero_step_groups=groups)
+    theta0 = _prediction(scene)
+    got = _grads(theta0, meta_step(mixed, theta0, b, step=3).surrogate)
+    meta = _grads(theta0, meta_step(plain, theta0, b, step=3).surrogate)
+    zero = _grads(theta0, meta_step(dataclasses.replace(plain, mode="zero-step"), theta0, b, step=3).surrogate)
+    for name in got:
+        expected = zero[name] if name in groups else meta[name]
+        assert torch.allclose(got[name], expected, atol=1e-7, rtol=1e-5), name
+        # The two signals differ, so the check above can tell which one a group received.
+        assert not torch.allclose(meta[name], zero[name], atol=1e-7, rtol=1e-3), name
+    with pytest.raises(ValueError, match="unknown group"):
+        meta_step(dataclasses.replace(plain, zero_step_groups=("colours",)), theta0, b, step=3)
+
+
 def test_fixed_anchor_steps_replace_sampling():
     config = MetaConfig(mode="metagrad", inner_steps=30, num_anchors=5, anchor_steps=(10, 3), step0_weight=0.25)
     assert sample_anchors(config, np.random.default_rng(0)) == [(0, 0.25), (3, 0.25), (10, 0.25), (30, 0.25)]

@@ -74,6 +74,10 @@ class MetaConfig:
     """MetaGrad and IFT: also use step 0 (the zero-step loss of the prediction) as an anchor."""
     step0_weight: float = 0.5
     """MetaGrad and IFT: weight of the step-0 anchor; the refined states share 1 - step0_weight."""
+    zero_step_groups: Tuple[str, ...] = ()
+    """MetaGrad: parameter groups (Gaussians field names: means, log_scales, quats, logit_opacities, sh_dc, sh_rest)
+    trained on the zero-step loss alone: their meta-gradient is the step-0 gradient with weight 1, the others' is
+    MetaGrad's. Refinement repairs some groups within a few steps and others hardly at all; empty = none."""
     meta_every: int = 1
     """MetaGrad and IFT: compute the meta-gradient on every N-th step only and train on the zero-step loss on the
     others (1 = every step). A meta-step costs several zero-step steps; this spends part of a budget on each."""
@@ -177,6 +181,14 @@ def metagrad(
     """
     background = training_background(config, step, prediction.means.device)
     anchors = dict(sample_anchors(config, np.random.default_rng([step, 7])))
+    unknown = set(config.zero_step_groups) - set(prediction.params())
+    if unknown:
+        raise ValueError(
+            f"--pipeline.meta.zero-step-groups: unknown group(s) {sorted(unknown)}; use {', '.join(prediction.params())}"
+        )
+    if config.zero_step_groups and 0 not in anchors:
+        anchors[0] = 0.0  # the step-0 gradient is needed for those groups even without the step-0 anchor
+    zero_step: Dict[str, Tensor] = {}
     images, cameras = batch.refinement_views()
     loop = InnerLoop(config.inner, prediction.detach(), images, cameras, seed=step)
     total: Dict[str, Tensor] = {}
@@ -190,6 +202,8 @@ def metagrad(
         if s in anchors:
             # Step 0 is the vanilla (zero-step) anchor; later anchors measure the held-out target views only.
             grads, m = outer_gradient(loop.gaussians(), batch, config, background, targets_only=s > 0)
+            if s == 0:
+                zero_step = grads
             for name, g in grads.items():
                 total[name] = total.get(name, 0.0) + anchors[s] * g
             # Anchors are logged by rank (their steps vary from step to step).
@@ -200,6 +214,8 @@ def metagrad(
                 metrics["target_psnr_step0"] = m["target_psnr"]
             if s == config.inner_steps:
                 metrics["target_psnr_stepK"] = m["target_psnr"]
+    for name in config.zero_step_groups:
+        total[name] = zero_step[name]
     metrics["inner_seconds"] = torch.tensor(inner_seconds)
     metrics["num_anchors"] = torch.tensor(float(len(anchors)))
     return total, metrics
