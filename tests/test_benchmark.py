@@ -133,3 +133,33 @@ def test_frustum_mask_matches_nerfstudio_projection():
     # Half-width of the view at depth 1 is cx / fx = 0.8.
     points = torch.tensor([[0.0, 0.0, -1.0], [0.79, 0.0, -1.0], [0.81, 0.0, -1.0], [0.0, -0.79, -1.0], [0.0, 0.0, 1.0]])
     assert in_any_frustum(points, camera).tolist() == [True, True, False, True, False]
+
+
+def test_mixed_start_takes_exactly_the_chosen_groups(scenes):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from foresplat_ns.benchmark.run import Start
+
+    path = Path(__file__).parent.parent / "benchmarks" / "mixed_start.py"
+    spec = importlib.util.spec_from_file_location("mixed_start", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["mixed_start"] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    a = parse_start("splatfacto", seed=1)
+    scene = load_scene(find_scenes(scenes, "eval")[0], 32)
+    batch = select_views(scene, 0, BenchConfig(num_context=3, num_target=2))
+    ga = a.make(batch, scene)
+    # B: A's Gaussians with every field changed, so that each field tells where it came from.
+    b = Start("b", lambda batch, scene: ga.map(lambda t: t + 1.0))
+    gb = b.make(batch, scene)
+    shape = module.mixture(a, b, "shape").make(batch, scene)
+    for name in ga.params():
+        source = gb if name in ("log_scales", "quats", "logit_opacities") else ga
+        assert torch.equal(getattr(shape, name), getattr(source, name)), name
+    shifted = module.mixture(a, b, "opacity-offset").make(batch, scene)
+    assert torch.allclose(shifted.logit_opacities, ga.logit_opacities + 1.0)
+    assert torch.equal(shifted.means, ga.means)
+    with pytest.raises(SystemExit, match="unknown group"):
+        module.mixture(a, b, "colours")
