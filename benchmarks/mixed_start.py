@@ -8,18 +8,20 @@ B's geometry refines like B, B's lead is in its geometry; if it starts like A, A
 rest. Results are written as `foresplat-bench` writes them, so `foresplat-compare` reads them. Usage::
 
     python benchmarks/mixed_start.py --a zero-step=RUN_A --b metagrad=RUN_B --take means shape --out DIR
+    python benchmarks/mixed_start.py --a zero-step=RUN_A --b zero-step=RUN_A \
+        --take opacity-shift=-0.4 opacity-shift=-0.8 --scenes SCENES --split eval --steps 0 25   # choose a shift
 
 Groups: means, scales, quats, opacities, colors (SH DC and rest), shape (scales, quats, opacities),
 geometry (means, scales, quats), and opacity-offset: A's logit-opacities shifted by the difference of
 the two predictions' mean logit-opacity in that scene (is B's opacity a per-Gaussian pattern or a
-global calibration?).
+global calibration?), and opacity-shift=X: A's logit-opacities shifted by X (B is not used).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Literal, Optional
 
 import torch
 import tyro
@@ -55,7 +57,10 @@ class MixedStart:
     bases: bool = True
     """Also refine A's and B's own predictions (False: the mixtures only, when both were benchmarked already)."""
     scenes: Path = field(default_factory=builtin_scenes)
-    """Folder of scenes; its eval/ split is used when present."""
+    """Folder of scenes; with train/ and eval/ inside, see --split."""
+    split: Literal["eval", "train"] = "eval"
+    """With train/ and eval/ inside --scenes: eval holds scenes no network was trained on; train is where a
+    setting (such as an opacity shift) can be chosen without looking at the held-out scenes."""
     steps: List[int] = field(default_factory=lambda: [0, 25, 100])
     """Refinement steps at which the target views are evaluated."""
     holdout_every: int = 8
@@ -74,6 +79,17 @@ class MixedStart:
 
 def mixture(a: Start, b: Start, group: str) -> Start:
     """A start that is A's prediction with `group` taken from B's."""
+    if group.startswith("opacity-shift="):
+        try:
+            shift = float(group.split("=", 1)[1])
+        except ValueError:
+            raise SystemExit(f"mixed_start: {group!r} needs a number, e.g. opacity-shift=-0.5") from None
+
+        def shifted(batch, scene):
+            base = a.make(batch, scene)
+            return replace(base, logit_opacities=base.logit_opacities + shift)
+
+        return Start(f"{a.name}:opacity{shift:+g}", shifted, sh_schedule=a.sh_schedule, proximal=a.proximal)
     if group not in GROUPS:
         raise SystemExit(f"mixed_start: unknown group {group!r}; use one of {', '.join(GROUPS)}")
 
@@ -93,8 +109,9 @@ def main(cmd: MixedStart) -> None:
     """Refine every start on every held-out scene and write the results."""
     torch.set_num_threads(cmd.threads)
     a, b = (parse_start(spec, network_views=cmd.network_views) for spec in (cmd.a, cmd.b))
-    starts = ([a, b] if cmd.bases else []) + [mixture(a, b, group) for group in cmd.take]
-    split = "eval" if (cmd.scenes / "eval").is_dir() else "all"
+    bases = [a] + ([b] if cmd.b != cmd.a else [])  # the same run twice is refined once
+    starts = (bases if cmd.bases else []) + [mixture(a, b, group) for group in cmd.take]
+    split = cmd.split if (cmd.scenes / cmd.split).is_dir() else "all"
     config = BenchConfig(steps=sorted(set(cmd.steps)), holdout_every=cmd.holdout_every)
     records = []
     for index, entry in enumerate(track(find_scenes(cmd.scenes, split)[: cmd.max_scenes], description="scenes")):

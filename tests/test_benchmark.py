@@ -161,5 +161,7 @@ def test_mixed_start_takes_exactly_the_chosen_groups(scenes):
     shifted = module.mixture(a, b, "opacity-offset").make(batch, scene)
     assert torch.allclose(shifted.logit_opacities, ga.logit_opacities + 1.0)
     assert torch.equal(shifted.means, ga.means)
+    fixed = module.mixture(a, b, "opacity-shift=-0.5").make(batch, scene)
+    assert torch.allclose(fixed.logit_opacities, ga.logit_opacities - 0.5)
     with pytest.raises(SystemExit, match="unknown group"):
         module.mixture(a, b, "colours")
