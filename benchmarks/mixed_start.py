@@ -59,8 +59,8 @@ class MixedStart:
     scenes: Path = field(default_factory=builtin_scenes)
     """Folder of scenes; with train/ and eval/ inside, see --split."""
     split: Literal["eval", "train"] = "eval"
-    """With train/ and eval/ inside --scenes: eval holds scenes no network was trained on; train is where a
-    setting (such as an opacity shift) can be chosen without looking at the held-out scenes."""
+    """With train/ and eval/ inside --scenes: eval holds scenes no network was trained on (in a folder other than
+    the benchmark's, a place to choose a setting such as an opacity shift); train, the scenes the networks saw."""
     steps: List[int] = field(default_factory=lambda: [0, 25, 100])
     """Refinement steps at which the target views are evaluated."""
     holdout_every: int = 8
