@@ -1,9 +1,11 @@
 """Four training seeds per method from one common start: each seed's mean over the 16 held-out scenes is one
-replicate. Reads `metagrad_4seeds/results.json` (merged by foresplat-compare) and prints the README's tables.
+replicate. Reads `metagrad_4seeds/results.json` (merged by foresplat-compare) and prints the README's tables;
+given another merged results.json and its seeds, the same tables for those (round 21: five seeds).
 
-python docs/results/meta_round20/seeds.py
+python docs/results/meta_round20/seeds.py [RESULTS_JSON SEED ...]
 """
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +14,12 @@ from scipy import stats
 from foresplat_ns.benchmark.report import interpolated_steps_to_reach
 
 HERE = Path(__file__).parent
-SEEDS = (150, 151, 152, 153)
+RESULTS = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "metagrad_4seeds" / "results.json"
+SEEDS = tuple(int(s) for s in sys.argv[2:]) or (150, 151, 152, 153)
 METHODS = {"zero-step": "zs", "MetaGrad K=30 at 2.5x": "mg"}
 STEPS = (0, 25, 100, 500)
 
-records = json.loads((HERE / "metagrad_4seeds" / "results.json").read_text())["records"]
+records = json.loads(RESULTS.read_text())["records"]
 scenes = sorted({r["scene"] for r in records})
 psnr = {(r["start"], r["scene"], r["step"]): r["psnr"] for r in records}
 # seed means: method -> array (seeds, steps), each the mean over the scenes
@@ -33,11 +36,11 @@ for m, values in means.items():
 zs, mg = means["zero-step"], means["MetaGrad K=30 at 2.5x"]
 print("\n| MetaGrad minus zero-step | " + " | ".join(map(str, STEPS)) + " |\n|---|" + "---|" * len(STEPS))
 welch = [stats.ttest_ind(mg[:, j], zs[:, j], equal_var=False) for j in range(len(STEPS))]
-print("| difference of the seed means (Welch p, 4 + 4 seeds) | "
+print(f"| difference of the seed means (Welch p, {len(SEEDS)} + {len(SEEDS)} seeds) | "
       + " | ".join(f"{mg[:, j].mean() - zs[:, j].mean():+.2f} (p {w.pvalue:.2f})" for j, w in enumerate(welch)) + " |")
 se = np.sqrt(zs.var(0, ddof=1) / len(SEEDS) + mg.var(0, ddof=1) / len(SEEDS))
 print("| its standard error | " + " | ".join(f"{v:.2f}" for v in se) + " |")
-# per scene, each method averaged over its four seeds: seed noise averages out, scenes are the replicates
+# per scene, each method averaged over its seeds: seed noise averages out, scenes are the replicates
 cells = []
 for t in STEPS:
     d = np.array([np.mean([psnr[f"mg{s}", sc, t] for s in SEEDS]) - np.mean([psnr[f"zs{s}", sc, t] for s in SEEDS]) for sc in scenes])
