@@ -14,7 +14,9 @@ rest. Results are written as `foresplat-bench` writes them, so `foresplat-compar
 Groups: means, scales, quats, opacities, colors (SH DC and rest), shape (scales, quats, opacities),
 geometry (means, scales, quats), and opacity-offset: A's logit-opacities shifted by the difference of
 the two predictions' mean logit-opacity in that scene (is B's opacity a per-Gaussian pattern or a
-global calibration?), and opacity-shift=X: A's logit-opacities shifted by X (B is not used).
+global calibration?), opacity-shift=X: A's logit-opacities shifted by X (B is not used), and opacity-power=P:
+A's opacities a mapped to 1 - (1 - a)^P, one layer of which lets through what P layers of A's let through
+(P = 0.5 undoes stacking twice as many views as the network was trained on; B is not used).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from rich.progress import track
 from foresplat_ns.benchmark.report import write_all
 from foresplat_ns.benchmark.run import BenchConfig, Start, parse_start, refine_and_record, select_views
 from foresplat_ns.data.builtin import builtin_scenes
+from foresplat_ns.initializer.adapter import stacked_opacity_logits
 from foresplat_ns.data.scene_folder import find_scenes, load_scene
 
 GROUPS: Dict[str, List[str]] = {
@@ -67,6 +70,9 @@ class MixedStart:
     """Every n-th view is a target, the others context (foresplat-refine's split)."""
     network_views: int = 8
     """Context views the networks see, as `foresplat-bench --network-views`."""
+    opacity_views: Optional[int] = None
+    """Input views the networks' opacities count as calibrated for, as `foresplat-bench --opacity-views` (None: each
+    run's context views per training step, so a network that sees more views is corrected; 0: no correction)."""
     resolution: int = 64
     """Working resolution: longer image side in pixels."""
     max_scenes: Optional[int] = None
@@ -90,6 +96,19 @@ def mixture(a: Start, b: Start, group: str) -> Start:
             return replace(base, logit_opacities=base.logit_opacities + shift)
 
         return Start(f"{a.name}:opacity{shift:+g}", shifted, sh_schedule=a.sh_schedule, proximal=a.proximal)
+    if group.startswith("opacity-power="):
+        try:
+            power = float(group.split("=", 1)[1])
+        except ValueError:
+            raise SystemExit(f"mixed_start: {group!r} needs a number, e.g. opacity-power=0.5") from None
+        if power <= 0:
+            raise SystemExit(f"mixed_start: {group!r} needs a positive power")
+
+        def powered(batch, scene):
+            base = a.make(batch, scene)
+            return replace(base, logit_opacities=stacked_opacity_logits(base.logit_opacities, power))
+
+        return Start(f"{a.name}:opacity^{power:g}", powered, sh_schedule=a.sh_schedule, proximal=a.proximal)
     if group not in GROUPS:
         raise SystemExit(f"mixed_start: unknown group {group!r}; use one of {', '.join(GROUPS)}")
 
@@ -108,7 +127,7 @@ def mixture(a: Start, b: Start, group: str) -> Start:
 def main(cmd: MixedStart) -> None:
     """Refine every start on every held-out scene and write the results."""
     torch.set_num_threads(cmd.threads)
-    a, b = (parse_start(spec, network_views=cmd.network_views) for spec in (cmd.a, cmd.b))
+    a, b = (parse_start(spec, network_views=cmd.network_views, opacity_views=cmd.opacity_views) for spec in (cmd.a, cmd.b))
     bases = [a] + ([b] if cmd.b != cmd.a else [])  # the same run twice is refined once
     starts = (bases if cmd.bases else []) + [mixture(a, b, group) for group in cmd.take]
     split = cmd.split if (cmd.scenes / cmd.split).is_dir() else "all"

@@ -163,5 +163,11 @@ def test_mixed_start_takes_exactly_the_chosen_groups(scenes):
     assert torch.equal(shifted.means, ga.means)
     fixed = module.mixture(a, b, "opacity-shift=-0.5").make(batch, scene)
     assert torch.allclose(fixed.logit_opacities, ga.logit_opacities - 0.5)
+    # Two stacked copies of the powered opacity let through what one original lets through: (1 - a')^2 = 1 - a.
+    powered = module.mixture(a, b, "opacity-power=0.5").make(batch, scene)
+    original, halved = torch.sigmoid(ga.logit_opacities.double()), torch.sigmoid(powered.logit_opacities.double())
+    assert torch.allclose((1 - halved) ** 2, 1 - original, atol=1e-6)
+    extreme = module.stacked_opacity_logits(torch.tensor([-30.0, 0.0, 30.0]), 0.5)
+    assert torch.isfinite(extreme).all() and extreme[0] < -30.0 and extreme[2] < 30.0
     with pytest.raises(SystemExit, match="unknown group"):
         module.mixture(a, b, "colours")

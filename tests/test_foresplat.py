@@ -1,6 +1,7 @@
 """`ns-train foresplat`: a training step, resuming, checkpoints, seeding splatfacto from the network."""
 
 import copy
+import dataclasses
 import shutil
 
 import numpy as np
@@ -174,7 +175,9 @@ def test_refine_starts_from_the_prediction(scenes, tmp_path):
     assert torch.equal(model.features_rest[:, :3], expected.sh_rest)
     assert torch.all(model.features_rest[:, 3:] == 0)
     initializer, config, _, resolution = load_initializer(run_dir)
-    assert config == SMALL and resolution == 32
+    assert dataclasses.replace(config, opacity_views=None) == SMALL and resolution == 32
+    # Opacities count as calibrated for the run's 2 context views per step, unless told otherwise.
+    assert config.opacity_views == 2 and load_initializer(run_dir, opacity_views=0)[1].opacity_views == 0
 
     # foresplat-bench's start sees the same evenly spread views as foresplat-refine.
     from foresplat_ns.benchmark.run import BenchConfig, parse_start, select_views
@@ -186,7 +189,14 @@ def test_refine_starts_from_the_prediction(scenes, tmp_path):
     views = torch.tensor([0, 2, 4])
     with torch.no_grad():
         expected = initializer.eval()(batch.context_images[views], batch.context_cameras[views], batch.near, batch.far)
-    assert torch.equal(start.make(batch, scene).means, expected.means)
+    predicted = start.make(batch, scene)
+    assert torch.equal(predicted.means, expected.means)
+    assert torch.equal(predicted.logit_opacities, expected.logit_opacities)
+    # 3 views where training gave 2: one layer of the corrected opacities passes 2/3 of the layers' light.
+    plain = parse_start(f"net={run_dir}", network_views=3, opacity_views=0).make(batch, scene)
+    assert torch.equal(plain.means, expected.means)
+    a, b = torch.sigmoid(plain.logit_opacities.double()), torch.sigmoid(predicted.logit_opacities.double())
+    assert torch.allclose((1 - b) ** 3, (1 - a) ** 2, atol=1e-6)
 
 
 def test_export_of_a_foresplat_run_writes_the_preview_prediction(scenes, tmp_path):

@@ -306,3 +306,46 @@ def test_border_cells_continue_the_grid_beyond_the_image(context, patch_size):
     centres = (torch.arange(-margin, grid + margin) + 0.5) * patch_size
     rows, cols = torch.meshgrid(centres, centres, indexing="ij")
     assert torch.allclose(pixels, torch.stack([cols, rows], -1).expand_as(pixels), atol=1e-3)
+
+
+def test_opacities_are_corrected_for_more_views_than_calibrated(context):
+    images, cameras, near, far, _ = context
+    net = _network(opacity_views=None).eval()
+    with torch.no_grad():
+        plain = net(images, cameras, near, far)
+        net.config.opacity_views = 4  # as many views as given: no correction at all
+        same = net(images, cameras, near, far)
+        net.config.opacity_views = 2  # calibrated for 2 views, given 4
+        corrected = net(images, cameras, near, far)
+    assert torch.equal(same.logit_opacities, plain.logit_opacities)
+    for name in ("means", "log_scales", "quats", "sh_dc", "sh_rest"):
+        assert torch.equal(getattr(corrected, name), getattr(plain, name)), name
+    # Four layers of the corrected opacity pass what two layers of the calibrated one pass.
+    a, b = torch.sigmoid(plain.logit_opacities.double()), torch.sigmoid(corrected.logit_opacities.double())
+    assert torch.allclose((1 - b) ** 4, (1 - a) ** 2, atol=1e-6)
+    assert (b < a).all()
+
+
+def test_rendered_layers_stack_as_the_correction_assumes():
+    """The premise, checked on the rasteriser: N co-located layers of the corrected opacity render the alpha of n
+    layers of the original (front-to-back compositing multiplies transmittances)."""
+    from foresplat_ns.initializer.adapter import stacked_opacity_logits
+
+    rasterize = _rasterize()
+    size, n, views = 8, 2, 5
+    logit = torch.tensor([0.7])
+
+    def alpha(layers: int, logits: torch.Tensor) -> torch.Tensor:
+        z = torch.linspace(2.0, 2.2, layers)
+        means = torch.stack([torch.zeros(layers), torch.zeros(layers), z], dim=-1)  # on the optical axis
+        _, alphas, _ = rasterize(
+            means=means, quats=torch.tensor([[1.0, 0.0, 0.0, 0.0]]).expand(layers, 4),
+            scales=torch.full((layers, 3), 50.0), opacities=torch.sigmoid(logits).expand(layers),
+            colors=torch.ones(layers, 3), viewmats=torch.eye(4)[None],
+            Ks=torch.tensor([[[10.0, 0.0, size / 2], [0.0, 10.0, size / 2], [0.0, 0.0, 1.0]]]), width=size, height=size,
+        )
+        return alphas[0, size // 2, size // 2, 0]
+
+    original, corrected = alpha(n, logit), alpha(views, stacked_opacity_logits(logit, n / views))
+    assert abs(float(original) - (1 - (1 - torch.sigmoid(logit).item()) ** n)) < 1e-3  # wide Gaussians: weight ~1
+    assert abs(float(corrected) - float(original)) < 1e-4

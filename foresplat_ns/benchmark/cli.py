@@ -50,6 +50,10 @@ class BenchCommand:
     network_views: Optional[int] = None
     """Networks see at most this many of the context views (evenly spread), as `foresplat-refine`'s
     `initializer-views`; every context view still supervises refinement. None: all of them."""
+    opacity_views: Optional[int] = None
+    """A network's opacities are corrected when it sees another number of views than it was trained with
+    (`--pipeline.model.initializer.opacity-views`); this overrides the number they count as calibrated for. None:
+    each run's own (its context views per training step); 0: no correction (rounds 1-21 of the README)."""
     max_scenes: Optional[int] = None
     """Use only the first scenes (sorted by path)."""
     densify: bool = False
@@ -76,7 +80,7 @@ def run(cmd: BenchCommand) -> str:
     if cmd.threads:
         torch.set_num_threads(cmd.threads)
     specs = [s for item in cmd.starts for s in item.split(",") if s]
-    starts = [parse_start(s, cmd.num_random, cmd.seed, cmd.network_views) for s in specs]
+    starts = [parse_start(s, cmd.num_random, cmd.seed, cmd.network_views, cmd.opacity_views) for s in specs]
     if not cmd.proximal:
         starts = [replace(start, proximal=None) for start in starts]
     split = cmd.split if (cmd.scenes / cmd.split).is_dir() else "all"

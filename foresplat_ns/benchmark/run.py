@@ -42,12 +42,16 @@ class Start:
     """The `IFTConfig` of an initializer meta-trained with IFT: refinement adds its proximal term."""
 
 
-def parse_start(spec: str, num_random: int = 10000, seed: int = 0, network_views: Optional[int] = None) -> Start:
+def parse_start(
+    spec: str, num_random: int = 10000, seed: int = 0, network_views: Optional[int] = None,
+    opacity_views: Optional[int] = None,
+) -> Start:
     """`splatfacto`, `splatfacto-context`, `random`, or `NAME=PATH` (a `ns-train foresplat` run folder or checkpoint).
 
     `splatfacto-context` keeps only the points inside some context view's frustum: what an SfM seed of
     the context views alone could contain. A network sees at most `network_views` context views, evenly
-    spread as in `foresplat-refine` (all of them if None).
+    spread as in `foresplat-refine` (all of them if None). `opacity_views` overrides the input views a network's
+    opacities are calibrated for (`load_initializer`; 0: no correction).
     """
     if spec in ("splatfacto", "splatfacto-context"):
         def make(batch: SceneBatch, scene: Scene) -> Gaussians:
@@ -72,7 +76,7 @@ def parse_start(spec: str, num_random: int = 10000, seed: int = 0, network_views
     from foresplat_ns.models.checkpoints import CheckpointError, load_initializer, trained_proximal
 
     try:
-        initializer, _, _, _ = load_initializer(Path(path))
+        initializer, _, _, _ = load_initializer(Path(path), opacity_views)
         proximal = trained_proximal(Path(path))
     except CheckpointError as error:
         raise StartError(f"start {name}: {error}") from None

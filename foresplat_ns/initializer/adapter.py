@@ -95,6 +95,18 @@ def bounded_confidence(raw: Float[Tensor, "*batch"], initial: float) -> Float[Te
     return CONFIDENCE_EPS + (1 - 2 * CONFIDENCE_EPS) * fraction
 
 
+def stacked_opacity_logits(logits: Float[Tensor, "*batch"], power: float) -> Float[Tensor, "*batch"]:
+    """Logits of 1 - (1 - a)^power for opacities a = sigmoid(logits): one layer of these lets through what
+    `power` layers of the originals let through. Computed in log space, so no opacity saturates to 0 or 1."""
+    log_transmittance = power * F.logsigmoid(-logits)
+    return torch.log(-torch.expm1(log_transmittance)) - log_transmittance
+
+
+def opacity_power(config: InitializerConfig, views: int) -> float:
+    """The power `stacked_opacity_logits` applies to a prediction from `views` input views (1: none)."""
+    return config.opacity_views / views if config.opacity_views else 1.0
+
+
 def adapt(
     raw: RawGaussians,
     rays: PixelRays,
@@ -121,6 +133,9 @@ def adapt(
         depth_override: z-depth per grid cell replacing the depth head (e.g. a known depth map),
             shared by the cell's Gaussians.
 
+    With `config.opacity_views` set and another number of views, the opacities are corrected for the
+    number of layers the views stack (`stacked_opacity_logits`).
+
     Returns:
         The Gaussians (flattened in view, row, column, Gaussian-of-cell order), their ray
         points' z-depths and their footprints.
@@ -143,6 +158,10 @@ def adapt(
     count = depths.numel()
     sh_dc = rgb_to_sh(colors)[:, :, :, None, :] + raw.sh_dc
     opacity_bias = math.log(config.opacity_init / (1 - config.opacity_init))
+    logit_opacities = raw.opacity + opacity_bias
+    power = opacity_power(config, raw.opacity.shape[0])
+    if power != 1.0:
+        logit_opacities = stacked_opacity_logits(logit_opacities, power)
     confidence = None
     if raw.confidence is not None:
         confidence = bounded_confidence(raw.confidence, config.confidence_init).reshape(count, 1)
@@ -150,7 +169,7 @@ def adapt(
         means=means.reshape(count, 3),
         log_scales=torch.log(bounded_scales(raw.scale, footprints, config)).reshape(count, 3),
         quats=unit_quaternions(raw.rotation).reshape(count, 4),
-        logit_opacities=(raw.opacity + opacity_bias).reshape(count, 1),
+        logit_opacities=logit_opacities.reshape(count, 1),
         sh_dc=sh_dc.reshape(count, 3),
         sh_rest=(config.sh_rest_scale * raw.sh_rest).reshape(count, raw.sh_rest.shape[-2], 3),
         confidence=confidence,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Tuple, Type
+from typing import Optional, Tuple, Type
 
 from nerfstudio.configs.base_config import InstantiateConfig
 
@@ -62,6 +62,12 @@ class InitializerConfig(InstantiateConfig):
     """Scale of the untrained network's Gaussians, in pixel footprints; within [scale_min, scale_max]."""
     opacity_init: float = 0.9
     """Opacity of the untrained network's Gaussians."""
+    opacity_views: Optional[int] = None
+    """Number of input views the predicted opacities are calibrated for: the views per training step. Each view
+    covers the scene with its own Gaussians, so N input views stack N layers where training stacked
+    `opacity_views`; given N views, each opacity a becomes 1 - (1 - a)^(opacity_views / N), which lets as much light
+    through N layers as training's layers let through. Runs loaded for `foresplat-refine` and `foresplat-bench`
+    take it from `--pipeline.datamanager.num-context` when it is None; None or 0 here means no correction."""
     confidence_head: bool = True
     """Predict a per-Gaussian confidence in (0, 1); without it the Gaussians carry no confidence."""
     confidence_init: float = 0.5
@@ -103,6 +109,8 @@ class InitializerConfig(InstantiateConfig):
             raise ValueError("gaussians_per_pixel must be at least 1")
         if self.sh_degree < 0:
             raise ValueError("sh_degree must be non-negative")
+        if self.opacity_views is not None and self.opacity_views < 0:
+            raise ValueError(f"opacity_views must be non-negative (0 or None: no correction), got {self.opacity_views}")
         if not 0.0 < self.scale_min < self.scale_init < self.scale_max:
             raise ValueError("need 0 < scale_min < scale_init < scale_max")
         for name in ("opacity_init", "confidence_init"):

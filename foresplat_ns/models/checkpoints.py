@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import yaml
@@ -11,7 +11,7 @@ import yaml
 from foresplat_ns.initializer import Initializer, InitializerConfig
 
 PREFIX = "_model.initializer."
-WEIGHT_FREE_FIELDS = ("border_cells",)
+WEIGHT_FREE_FIELDS = ("border_cells", "opacity_views")
 """Initializer settings that change no weight: a checkpoint may be loaded with other values."""
 
 
@@ -94,8 +94,11 @@ def _flag(value) -> str:
     return str(value)
 
 
-def load_initializer(path: Path) -> Tuple[Initializer, InitializerConfig, Path, int]:
+def load_initializer(path: Path, opacity_views: Optional[int] = None) -> Tuple[Initializer, InitializerConfig, Path, int]:
     """An initializer rebuilt from a run's config.yml and loaded with its checkpoint's weights.
+
+    Its `opacity_views` (the input views its opacities are calibrated for) is `opacity_views` if given (0: no
+    correction), else the run's own setting, else the run's context views per step.
 
     Returns the network, its config, the checkpoint file and the working resolution it was trained at.
     """
@@ -104,6 +107,10 @@ def load_initializer(path: Path) -> Tuple[Initializer, InitializerConfig, Path, 
     if run is None:
         raise CheckpointError(f"no config.yml beside {ckpt.parent}: pass the `ns-train foresplat` run folder, whose config names the architecture")
     config = run.pipeline.model.initializer
+    if opacity_views is not None:
+        config.opacity_views = opacity_views
+    elif getattr(config, "opacity_views", None) is None:  # runs calibrate their opacities for their context views
+        config.opacity_views = int(run.pipeline.datamanager.num_context)
     initializer = Initializer(config)
     load_initializer_weights(initializer, config, ckpt)
     return initializer, config, ckpt, int(run.pipeline.datamanager.resolution)

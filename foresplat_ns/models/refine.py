@@ -40,6 +40,10 @@ class ForesplatRefineModelConfig(SplatfactoModelConfig):
     """At most this many training views (evenly spaced) are the network's input; every training view still
     supervises refinement. None gives it all of them (the number of Gaussians grows with it, and a cost
     volume's memory with its square)."""
+    initializer_opacity_views: Optional[int] = None
+    """The initializer's opacities are corrected when it sees another number of views than it was trained with
+    (see `initializer-views`): each opacity a becomes 1 - (1 - a)^(n / N) for N views and n counted as calibrated.
+    None: n is the run's own (its context views per training step); 0: no correction."""
     num_downscales: int = 0
     """Train at 1/2^d resolution first (splatfacto uses 2, for large captures); 0 trains at full resolution
     from the start, which short refinements of small images need."""

@@ -70,7 +70,7 @@ class ForesplatRefinePipeline(VanillaPipeline):
         """The initializer's Gaussians from every training view, in this run's world frame."""
         from foresplat_ns.models.checkpoints import load_initializer
 
-        initializer, _, ckpt, resolution = load_initializer(checkpoint)
+        initializer, config, ckpt, resolution = load_initializer(checkpoint, self.model.config.initializer_opacity_views)
         initializer.to(self.device).eval()
         dataset = self.datamanager.train_dataset
         views = spread_views(len(dataset), self.model.config.initializer_views)
@@ -85,6 +85,11 @@ class ForesplatRefinePipeline(VanillaPipeline):
             f"foresplat: predicted {gaussians.num_gaussians} Gaussians from {len(views)} of {len(dataset)} training views "
             f"({images.shape[2]}x{images.shape[1]}, depth {near:.3g}..{far:.3g}) with {ckpt}"
         )
+        if config.opacity_views and config.opacity_views != len(views):
+            CONSOLE.log(
+                f"foresplat: opacities corrected for {len(views)} input views (calibrated for {config.opacity_views}); "
+                "--pipeline.model.initializer-opacity-views 0 turns this off"
+            )
         return gaussians
 
     def _depth_range(self, cameras: Cameras) -> tuple[float, float]:
