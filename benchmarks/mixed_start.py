@@ -32,8 +32,8 @@ from rich.progress import track
 from foresplat_ns.benchmark.report import write_all
 from foresplat_ns.benchmark.run import BenchConfig, Start, parse_start, refine_and_record, select_views
 from foresplat_ns.data.builtin import builtin_scenes
-from foresplat_ns.initializer.adapter import stacked_opacity_logits
 from foresplat_ns.data.scene_folder import find_scenes, load_scene
+from foresplat_ns.initializer.adapter import stacked_opacity_logits
 
 GROUPS: Dict[str, List[str]] = {
     "means": ["means"],
@@ -83,32 +83,35 @@ class MixedStart:
     """Output folder, in `foresplat-bench`'s layout."""
 
 
+OPACITY_MAPS = {
+    "opacity-shift": (lambda logits, x: logits + x, "opacity{:+g}"),
+    "opacity-power": (stacked_opacity_logits, "opacity^{:g}"),
+}
+"""Maps of A's logit-opacities by a number (B is not used): the function and the start's name suffix."""
+
+
+def opacity_mapped(a: Start, kind: str, value: str) -> Start:
+    """A's prediction with its logit-opacities mapped by `OPACITY_MAPS[kind]` with the number `value`."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise SystemExit(f"mixed_start: {kind}={value} needs a number, e.g. {kind}=0.5") from None
+    if kind == "opacity-power" and number <= 0:
+        raise SystemExit(f"mixed_start: {kind}={value} needs a positive power")
+    fn, suffix = OPACITY_MAPS[kind]
+
+    def make(batch, scene):
+        base = a.make(batch, scene)
+        return replace(base, logit_opacities=fn(base.logit_opacities, number))
+
+    return Start(f"{a.name}:{suffix.format(number)}", make, sh_schedule=a.sh_schedule, proximal=a.proximal)
+
+
 def mixture(a: Start, b: Start, group: str) -> Start:
     """A start that is A's prediction with `group` taken from B's."""
-    if group.startswith("opacity-shift="):
-        try:
-            shift = float(group.split("=", 1)[1])
-        except ValueError:
-            raise SystemExit(f"mixed_start: {group!r} needs a number, e.g. opacity-shift=-0.5") from None
-
-        def shifted(batch, scene):
-            base = a.make(batch, scene)
-            return replace(base, logit_opacities=base.logit_opacities + shift)
-
-        return Start(f"{a.name}:opacity{shift:+g}", shifted, sh_schedule=a.sh_schedule, proximal=a.proximal)
-    if group.startswith("opacity-power="):
-        try:
-            power = float(group.split("=", 1)[1])
-        except ValueError:
-            raise SystemExit(f"mixed_start: {group!r} needs a number, e.g. opacity-power=0.5") from None
-        if power <= 0:
-            raise SystemExit(f"mixed_start: {group!r} needs a positive power")
-
-        def powered(batch, scene):
-            base = a.make(batch, scene)
-            return replace(base, logit_opacities=stacked_opacity_logits(base.logit_opacities, power))
-
-        return Start(f"{a.name}:opacity^{power:g}", powered, sh_schedule=a.sh_schedule, proximal=a.proximal)
+    kind, _, value = group.partition("=")
+    if kind in OPACITY_MAPS:
+        return opacity_mapped(a, kind, value)
     if group not in GROUPS:
         raise SystemExit(f"mixed_start: unknown group {group!r}; use one of {', '.join(GROUPS)}")
 
