@@ -5,11 +5,12 @@ For an IFT-trained run, each held-out scene goes through one IFT meta-step exact
 `hessian_views` refinement views, Jacobi preconditioner), except that the solve runs to
 `max(iterations)` with no tolerance. At every listed iteration k it prints, as medians over scenes:
 the relative residual of (H + Λ) u = ∇L_out(θ*), the cosine of ∂L/∂θ0 = Λu_k and of ∂L/∂λ with their
-values at the last iteration, and the cosine and norm ratio of Λu_k to the zero-step gradient. Usage:
+values at the last iteration, the cosine and norm ratio of Λu_k to the zero-step gradient, and the median
+share λ / (diag(H) + λ) that a diagonal H would let through to θ0. λ comes from the run's own λ range. Usage:
 
     python benchmarks/ift_solve.py --run RUN [--inner-steps 10 --lr-scale 5] [--iterations 1 2 5 10 20 40 80]
 
-`--inner-steps`, `--lr-scale`, `--num-refine`, `--hessian-views` and `--diagonal-samples` should match the run's training
+`--inner-steps`, `--lr-scale`, `--num-context`, `--num-refine`, `--hessian-views` and `--diagonal-samples` should match the run's training
 flags (`--pipeline.meta.inner-steps`, `--pipeline.meta.inner.lr-scale`, ...).
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -35,9 +36,9 @@ from foresplat_ns.meta.ift import IFTConfig, hypergradient, implicit_gradients
 from foresplat_ns.meta.inner import InnerLoopConfig
 from foresplat_ns.meta.linear_solve import cosine
 from foresplat_ns.meta.normalise import Normalisation
-from foresplat_ns.meta.proximal import proximal_weights
+from foresplat_ns.meta.proximal import expand, proximal_weights
 from foresplat_ns.meta.step import MetaConfig, outer_gradient, proximal_problem, training_background
-from foresplat_ns.models.checkpoints import CheckpointError, load_initializer
+from foresplat_ns.models.checkpoints import CheckpointError, load_initializer, trained_proximal
 
 CONSOLE = Console()
 
@@ -56,6 +57,8 @@ class SolveStudy:
     """K of the proximal inner loop, as the run's `--pipeline.meta.inner-steps`."""
     lr_scale: float = 5.0
     """Inner learning-rate scale, as the run's `--pipeline.meta.inner.lr-scale`."""
+    num_context: int = 4
+    """Context views the network sees, as the run's `--pipeline.datamanager.num-context`."""
     num_refine: int = 8
     """Refinement views beside the context views, as the run's `--pipeline.datamanager.num-refine`."""
     hessian_views: Optional[int] = 4
@@ -75,10 +78,22 @@ def l2_norm(a: Dict[str, torch.Tensor]) -> float:
     return float(np.sqrt(sum(float((t**2).sum()) for t in a.values())))
 
 
-def measure_scene(cmd: SolveStudy, net: torch.nn.Module, entry: Path, index: int) -> List[dict]:
-    """One IFT meta-step on a held-out scene; a record per listed iteration."""
+def pass_fraction(
+    weights: Dict[str, torch.Tensor], diagonal: Optional[Dict[str, torch.Tensor]], like: Dict[str, torch.Tensor]
+) -> float:
+    """Median over parameters of λ / (diag(H) + λ): the share of the target gradient Λ(H + Λ)⁻¹ passes to θ0
+    along each coordinate when H is diagonal (1: λ dominates, refinement barely moves it; 0: H does)."""
+    if diagonal is None:
+        return float("nan")
+    lams = {k: expand(weights[k].detach(), like[k]).expand_as(like[k]) for k in like}
+    return float(torch.cat([(lams[k] / (diagonal[k] + lams[k])).reshape(-1) for k in like]).median())
+
+
+def measure_scene(cmd: SolveStudy, net: torch.nn.Module, trained: IFTConfig, entry: Path, index: int) -> List[dict]:
+    """One IFT meta-step on a held-out scene, with the run's λ range and group scales; a record per listed iteration."""
     scene = load_scene(entry, 64)
-    batch = with_refinement_views(scene, select_views(scene, index, BenchConfig()), cmd.num_refine, index)
+    views = select_views(scene, index, BenchConfig(num_context=cmd.num_context))
+    batch = with_refinement_views(scene, views, cmd.num_refine, index)
     norm = Normalisation.of_batch(batch)
     nb = norm.batch(batch)
     with torch.no_grad():
@@ -86,8 +101,8 @@ def measure_scene(cmd: SolveStudy, net: torch.nn.Module, entry: Path, index: int
     if raw.confidence is None:
         raise SystemExit(f"ift_solve.py: {cmd.run} has no confidence head; pass a run trained with --pipeline.meta.mode ift")
     prediction = norm.gaussians(raw)
-    settings = IFTConfig(cg_iterations=max(cmd.iterations), cg_rtol=0.0, hessian_views=cmd.hessian_views,
-                         diagonal_samples=cmd.diagonal_samples)
+    settings = replace(trained, cg_iterations=max(cmd.iterations), cg_rtol=0.0, hessian_views=cmd.hessian_views,
+                       diagonal_samples=cmd.diagonal_samples)
     inner = InnerLoopConfig(lr_scale=cmd.lr_scale, densify=False)
     config = MetaConfig(inner_steps=cmd.inner_steps, inner=inner, ift=settings)
     weights = proximal_weights(raw.confidence, settings)
@@ -97,6 +112,7 @@ def measure_scene(cmd: SolveStudy, net: torch.nn.Module, entry: Path, index: int
     problem = proximal_problem(config, prediction, weights, nb, index, background)
     star, theta0 = problem.theta_star, prediction.params()
 
+    passed = pass_fraction(weights, problem.diagonal, problem.outer_grad)
     iterates: Dict[int, tuple] = {}
     wanted = set(cmd.iterations)
 
@@ -121,6 +137,7 @@ def measure_scene(cmd: SolveStudy, net: torch.nn.Module, entry: Path, index: int
                 "cos_lambda_vs_last": cosine(d_lambda, ref_lambda),
                 "cos_theta0_vs_zero_step": cosine(d_theta0, zero),
                 "norm_theta0_over_zero_step": l2_norm(d_theta0) / l2_norm(zero),
+                "pass_fraction": passed,
                 "seconds": stamp - begin,
             }
         )
@@ -134,13 +151,16 @@ def main(cmd: SolveStudy) -> None:
         raise SystemExit("ift_solve.py: --iterations needs positive iteration counts, e.g. --iterations 1 5 20")
     net, _, _, _ = load_initializer(cmd.run)
     net.eval()
+    trained = trained_proximal(cmd.run)
+    if trained is None:
+        raise SystemExit(f"ift_solve.py: {cmd.run} was not trained with --pipeline.meta.mode ift; pass an IFT run")
     split = "eval" if (cmd.scenes / "eval").is_dir() else "all"
     entries = find_scenes(cmd.scenes, split)[: cmd.num_scenes]
     if not entries:
         raise SystemExit(f"ift_solve.py: no scenes in {cmd.scenes}; pass --scenes with a folder of generated scenes")
     records: List[dict] = []
     for index, entry in enumerate(entries):
-        records += measure_scene(cmd, net, entry, index)
+        records += measure_scene(cmd, net, trained, entry, index)
         CONSOLE.print(f"{records[-1]['scene']}: done")
     table = Table(title=f"∂L/∂θ0 and ∂L/∂λ against CG iterations (median over {len(entries)} scenes)")
     columns = {
@@ -149,6 +169,7 @@ def main(cmd: SolveStudy) -> None:
         "cos_lambda_vs_last": ("cos λ / last", "{:.3f}"),
         "cos_theta0_vs_zero_step": ("cos θ0 / zero-step", "{:.3f}"),
         "norm_theta0_over_zero_step": ("|θ0| / |zero-step|", "{:.3g}"),
+        "pass_fraction": ("λ/(diag H+λ)", "{:.3g}"),
         "seconds": ("s", "{:.1f}"),
     }
     table.add_column("CG its", justify="right")

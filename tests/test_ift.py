@@ -195,6 +195,17 @@ def test_proximal_weights_are_bounded_and_monotone():
     assert torch.allclose(weights["means"], 10.0 * weights["sh_dc"])
 
 
+def test_equal_lambda_bounds_fix_lambda():
+    """lambda_min = lambda_max: λ is that value times the group scale at every confidence, with no gradient to it."""
+    config = IFTConfig(lambda_min=1e-4, lambda_max=1e-4, group_scales={"means": 10.0})
+    confidence = torch.tensor([[0.0], [0.3], [1.0]], requires_grad=True)
+    weights = proximal_weights(confidence, config)
+    assert torch.allclose(weights["means"].flatten(), torch.full((3,), 1e-3), rtol=1e-6)
+    assert torch.allclose(weights["sh_dc"].flatten(), torch.full((3,), 1e-4), rtol=1e-6)
+    (grad,) = torch.autograd.grad(sum(w.sum() for w in weights.values()), confidence)
+    assert torch.count_nonzero(grad) == 0
+
+
 def test_inner_loop_proximal_term():
     """λ = 0 is the plain refinement; a huge λ keeps every parameter within Adam's step of the start."""
     g = torch.Generator().manual_seed(3)

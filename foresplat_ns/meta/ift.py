@@ -44,7 +44,8 @@ class IFTConfig:
     lambda_min: float = 1e-6
     """Proximal weight λ of a Gaussian with confidence 0 (free to move), before the group's scale."""
     lambda_max: float = 1e-2
-    """Proximal weight λ of a Gaussian with confidence 1 (held at its prediction); λ is log-linear in between."""
+    """Proximal weight λ of a Gaussian with confidence 1 (held at its prediction); λ is log-linear in between.
+    Equal to lambda_min, λ is fixed and the confidence head unused."""
     start_confidence: Optional[float] = 0.1
     """When IFT fine-tunes a run that was not trained with IFT (--pipeline.model.initializer-checkpoint), whose
     confidence head never learned, reset that head so every Gaussian starts at this confidence in (0, 1); λ then
