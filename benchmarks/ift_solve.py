@@ -5,8 +5,8 @@ For an IFT-trained run, each held-out scene goes through one IFT meta-step exact
 `hessian_views` refinement views, Jacobi preconditioner), except that the solve runs to
 `max(iterations)` with no tolerance. At every listed iteration k it prints, as medians over scenes:
 the relative residual of (H + Λ) u = ∇L_out(θ*), the cosine of ∂L/∂θ0 = Λu_k and of ∂L/∂λ with their
-values at the last iteration, the cosine and norm ratio of Λu_k to the zero-step gradient, and the median
-share λ / (diag(H) + λ) that a diagonal H would let through to θ0. λ comes from the run's own λ range. Usage:
+values at the last iteration, and the cosine and norm ratio of Λu_k to the zero-step gradient. λ comes from
+the run's own λ range and group scales. Usage:
 
     python benchmarks/ift_solve.py --run RUN [--inner-steps 10 --lr-scale 5] [--iterations 1 2 5 10 20 40 80]
 
@@ -36,7 +36,7 @@ from foresplat_ns.meta.ift import IFTConfig, hypergradient, implicit_gradients
 from foresplat_ns.meta.inner import InnerLoopConfig
 from foresplat_ns.meta.linear_solve import cosine
 from foresplat_ns.meta.normalise import Normalisation
-from foresplat_ns.meta.proximal import expand, proximal_weights
+from foresplat_ns.meta.proximal import proximal_weights
 from foresplat_ns.meta.step import MetaConfig, outer_gradient, proximal_problem, training_background
 from foresplat_ns.models.checkpoints import CheckpointError, load_initializer, trained_proximal
 
@@ -78,17 +78,6 @@ def l2_norm(a: Dict[str, torch.Tensor]) -> float:
     return float(np.sqrt(sum(float((t**2).sum()) for t in a.values())))
 
 
-def pass_fraction(
-    weights: Dict[str, torch.Tensor], diagonal: Optional[Dict[str, torch.Tensor]], like: Dict[str, torch.Tensor]
-) -> float:
-    """Median over parameters of λ / (diag(H) + λ): the share of the target gradient Λ(H + Λ)⁻¹ passes to θ0
-    along each coordinate when H is diagonal (1: λ dominates, refinement barely moves it; 0: H does)."""
-    if diagonal is None:
-        return float("nan")
-    lams = {k: expand(weights[k].detach(), like[k]).expand_as(like[k]) for k in like}
-    return float(torch.cat([(lams[k] / (diagonal[k] + lams[k])).reshape(-1) for k in like]).median())
-
-
 def measure_scene(cmd: SolveStudy, net: torch.nn.Module, trained: IFTConfig, entry: Path, index: int) -> List[dict]:
     """One IFT meta-step on a held-out scene, with the run's λ range and group scales; a record per listed iteration."""
     scene = load_scene(entry, 64)
@@ -112,7 +101,6 @@ def measure_scene(cmd: SolveStudy, net: torch.nn.Module, trained: IFTConfig, ent
     problem = proximal_problem(config, prediction, weights, nb, index, background)
     star, theta0 = problem.theta_star, prediction.params()
 
-    passed = pass_fraction(weights, problem.diagonal, problem.outer_grad)
     iterates: Dict[int, tuple] = {}
     wanted = set(cmd.iterations)
 
@@ -137,7 +125,6 @@ def measure_scene(cmd: SolveStudy, net: torch.nn.Module, trained: IFTConfig, ent
                 "cos_lambda_vs_last": cosine(d_lambda, ref_lambda),
                 "cos_theta0_vs_zero_step": cosine(d_theta0, zero),
                 "norm_theta0_over_zero_step": l2_norm(d_theta0) / l2_norm(zero),
-                "pass_fraction": passed,
                 "seconds": stamp - begin,
             }
         )
@@ -169,7 +156,6 @@ def main(cmd: SolveStudy) -> None:
         "cos_lambda_vs_last": ("cos λ / last", "{:.3f}"),
         "cos_theta0_vs_zero_step": ("cos θ0 / zero-step", "{:.3f}"),
         "norm_theta0_over_zero_step": ("|θ0| / |zero-step|", "{:.3g}"),
-        "pass_fraction": ("λ/(diag H+λ)", "{:.3g}"),
         "seconds": ("s", "{:.1f}"),
     }
     table.add_column("CG its", justify="right")
