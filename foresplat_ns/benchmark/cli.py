@@ -53,7 +53,7 @@ class BenchCommand:
     opacity_views: Optional[int] = None
     """A network's opacities are corrected when it sees another number of views than it was trained with
     (`--pipeline.model.initializer.opacity-views`); this overrides the number they count as calibrated for. None:
-    each run's own (its context views per training step); 0: no correction (rounds 1-21 of the README)."""
+    each run's own (its context views per training step); 0: no correction (rounds 1-21 of docs/results/ROUNDS.md)."""
     max_scenes: Optional[int] = None
     """Use only the first scenes (sorted by path)."""
     densify: bool = False

@@ -35,7 +35,7 @@ class ForesplatRefineModelConfig(SplatfactoModelConfig):
     initializer_proximal: bool = True
     """When the initializer was meta-trained with IFT, keep its proximal term ½ Σ λ (θ − θ_start)² in refinement,
     the inner objective it was trained for. False refines with splatfacto's loss alone; our benchmarks
-    (README, rounds 9 and 12) measured that as better from about step 100 on."""
+    (docs/results/ROUNDS.md, rounds 9 and 12) measured that as better from about step 100 on."""
     initializer_views: Optional[int] = 8
     """At most this many training views (evenly spaced) are the network's input; every training view still
     supervises refinement. None gives it all of them (the number of Gaussians grows with it, and a cost

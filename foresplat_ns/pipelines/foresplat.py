@@ -54,7 +54,7 @@ class ForesplatPipelineConfig(VanillaPipelineConfig):
     """With --pipeline.train-minutes: the initializer's learning rate decays exponentially with elapsed wall-clock
     time and reaches its scheduler's lr_final when the budget ends (warm-up steps unchanged), so modes of
     different step costs end equally annealed. False keeps the step-based schedule, under which a short run stays
-    near its initial rate (in 25-minute fine-tunes that gave the better predictions; README, round 6)."""
+    near its initial rate (in 25-minute fine-tunes that gave the better predictions; docs/results/ROUNDS.md, round 6)."""
 
 
 def _clock() -> float:
