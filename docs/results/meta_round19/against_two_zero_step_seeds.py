@@ -1,6 +1,6 @@
 """Each round-19 start minus the per-scene mean of the two zero-step seeds (150 and 151), from this folder's records.
 
-python docs/results/meta_round19/against_two_zero_step_seeds.py  (prints the README's table rows; Wilcoxon p over 16 scenes)
+python docs/results/meta_round19/against_two_zero_step_seeds.py  (prints the table rows of docs/results/ROUNDS.md; Wilcoxon p over 16 scenes)
 """
 import json
 from pathlib import Path

@@ -1,5 +1,5 @@
 """Four training seeds per method from one common start: each seed's mean over the 16 held-out scenes is one
-replicate. Reads `metagrad_4seeds/results.json` (merged by foresplat-compare) and prints the README's tables;
+replicate. Reads `metagrad_4seeds/results.json` (merged by foresplat-compare) and prints the tables of docs/results/ROUNDS.md;
 given another merged results.json and its seeds, the same tables for those (round 21: five seeds).
 
 python docs/results/meta_round20/seeds.py [RESULTS_JSON SEED ...]

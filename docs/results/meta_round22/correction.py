@@ -1,7 +1,7 @@
 """Round 22: the same ten networks as round 21 (five seeds each of zero-step and MetaGrad K=30 at 2.5x), refined
 from their predictions with and without the view-count opacity correction (they saw 4 views per training step,
 the benchmark gives them 8). Reads `corrected/results.json` (merged by foresplat-compare) and round 21's
-`metagrad_5seeds/results.json` (uncorrected), and prints the README's tables.
+`metagrad_5seeds/results.json` (uncorrected), and prints the tables of docs/results/ROUNDS.md.
 
 python docs/results/meta_round22/correction.py
 """
