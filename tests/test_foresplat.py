@@ -24,10 +24,10 @@ def scenes(tmp_path_factory):
     return root
 
 
-def small_config(data, output_dir, steps):
+def small_config(data, output_dir, steps, spec=None):
     from foresplat_ns.method_configs import foresplat
 
-    config = copy.deepcopy(foresplat.config)
+    config = copy.deepcopy((spec or foresplat).config)
     config.pipeline.datamanager.data = data
     config.pipeline.datamanager.resolution = 32
     config.pipeline.datamanager.num_context = 2
@@ -329,6 +329,27 @@ def test_ift_fine_tune_restarts_a_confidence_head_zero_step_never_trained(scenes
     config.pipeline.meta.ift.start_confidence = 1.5
     with pytest.raises(SystemExit, match="start-confidence 1.5 is outside"):
         config.pipeline.setup(device="cpu", test_mode="val")
+
+
+def test_metagrad_preset_fine_tunes_a_checkpoint_and_refuses_to_start_without_one(scenes, tmp_path):
+    from foresplat_ns.method_configs import foresplat_metagrad
+    from foresplat_ns.models.checkpoints import initializer_state
+
+    config = small_config(scenes, tmp_path / "metagrad", 1, spec=foresplat_metagrad)
+    assert config.pipeline.meta.mode == "metagrad" and config.pipeline.train_minutes == 15.0
+    with pytest.raises(SystemExit, match="fine-tunes a trained initializer: pass --pipeline.model.initializer-checkpoint"):
+        config.pipeline.setup(device="cpu", test_mode="val")
+
+    run_dir = _train(small_config(scenes, tmp_path / "zero-step", 1)).checkpoint_dir.parent
+    config.pipeline.model.initializer_checkpoint = run_dir
+    pipeline = config.pipeline.setup(device="cpu", test_mode="val")
+    saved = initializer_state(resolve_checkpoint(run_dir))
+    for name, value in pipeline.model.initializer.state_dict().items():
+        assert torch.equal(value, saved[name]), name
+    _, losses, metrics = pipeline.get_train_loss_dict(step=0)
+    # The preset's anchors: step 0, one sampled late step and K = 30.
+    assert metrics["num_anchors"] == 3 and metrics["anchor0_step"] == 0 and metrics["anchor2_step"] == 30
+    assert torch.isfinite(losses["meta_surrogate"])
 
 
 @pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")

@@ -12,7 +12,7 @@ def test_entry_point_yields_method_specification():
     from importlib.metadata import entry_points
 
     points = entry_points(group="nerfstudio.method_configs")
-    for name in ("foresplat", "foresplat-refine"):
+    for name in ("foresplat", "foresplat-refine", "foresplat-metagrad"):
         assert name in points.names
         spec = points[name].load()
         assert isinstance(spec, MethodSpecification)
@@ -74,8 +74,8 @@ def test_methods_default_to_the_device_torch_can_use():
     """Without a GPU, `ns-train foresplat` must not start on nerfstudio's default cuda device."""
     import torch
 
-    from foresplat_ns.method_configs import foresplat, foresplat_refine
+    from foresplat_ns.method_configs import foresplat, foresplat_metagrad, foresplat_refine
 
     expected = "cuda" if torch.cuda.is_available() else "cpu"
-    for spec in (foresplat, foresplat_refine):
+    for spec in (foresplat, foresplat_metagrad, foresplat_refine):
         assert spec.config.machine.device_type == expected

@@ -55,6 +55,9 @@ class ForesplatPipelineConfig(VanillaPipelineConfig):
     time and reaches its scheduler's lr_final when the budget ends (warm-up steps unchanged), so modes of
     different step costs end equally annealed. False keeps the step-based schedule, under which a short run stays
     near its initial rate (in 25-minute fine-tunes that gave the better predictions; docs/results/ROUNDS.md, round 6)."""
+    require_checkpoint: bool = False
+    """Stop at start-up unless --pipeline.model.initializer-checkpoint names a trained run: the fine-tuning presets
+    (`ns-train foresplat-metagrad`) continue a zero-step network, as ForeSplat fine-tunes a feed-forward model."""
 
 
 def _clock() -> float:
@@ -119,6 +122,11 @@ class ForesplatPipeline(Pipeline):
         if fixed and not all(1 <= s <= k for s in fixed):
             raise SystemExit(
                 f"foresplat: --pipeline.meta.anchor-steps must lie in 1..{k} (--pipeline.meta.inner-steps), got {fixed}"
+            )
+        if test_mode == "val" and config.require_checkpoint and config.model.initializer_checkpoint is None:
+            raise SystemExit(
+                "foresplat: this preset fine-tunes a trained initializer: pass --pipeline.model.initializer-checkpoint RUN "
+                "(the folder of an `ns-train foresplat` run)"
             )
         self.test_mode = test_mode
         self.datamanager = config.datamanager.setup(
