@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from nerfstudio.engine.optimizers import Optimizers
 
@@ -350,6 +351,22 @@ def test_metagrad_preset_fine_tunes_a_checkpoint_and_refuses_to_start_without_on
     # The preset's anchors: step 0, one sampled late step and K = 30.
     assert metrics["num_anchors"] == 3 and metrics["anchor0_step"] == 0 and metrics["anchor2_step"] == 30
     assert torch.isfinite(losses["meta_surrogate"])
+
+    # Its runs are initializers that foresplat-refine and foresplat-bench load; a refine run is not.
+    from foresplat_ns.initializer import Initializer
+    from foresplat_ns.method_configs import foresplat_refine
+
+    fine_tuned = _train(config).checkpoint_dir.parent
+    assert fine_tuned.parent.name == "foresplat-metagrad"
+    net = Initializer(copy.deepcopy(SMALL))
+    load_initializer_weights(net, copy.deepcopy(SMALL), fine_tuned)
+    state = initializer_state(resolve_checkpoint(fine_tuned))
+    assert all(torch.equal(value, state[name]) for name, value in net.state_dict().items())
+    not_an_initializer = tmp_path / "refine-run"
+    shutil.copytree(fine_tuned, not_an_initializer)
+    (not_an_initializer / "config.yml").write_text(yaml.dump(copy.deepcopy(foresplat_refine.config)))
+    with pytest.raises(CheckpointError, match="`foresplat-refine` run, which trains no initializer"):
+        load_initializer_weights(net, copy.deepcopy(SMALL), not_an_initializer)
 
 
 @pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")

@@ -46,8 +46,13 @@ def _run_config(ckpt: Path):
         run = yaml.load(config_file.read_text(), Loader=yaml.Loader)
     except Exception as error:
         raise CheckpointError(f"cannot read {config_file} ({type(error).__name__}): pass a `ns-train foresplat` run") from None
-    if getattr(run, "method_name", None) != "foresplat":
-        raise CheckpointError(f"{config_file.parent} is a `{getattr(run, 'method_name', '?')}` run, not `foresplat`: pass a `ns-train foresplat` run")
+    from foresplat_ns.pipelines.foresplat import ForesplatPipelineConfig  # here: that module imports this one's users
+
+    if not isinstance(getattr(run, "pipeline", None), ForesplatPipelineConfig):
+        raise CheckpointError(
+            f"{config_file.parent} is a `{getattr(run, 'method_name', '?')}` run, which trains no initializer: "
+            "pass a `ns-train foresplat` (or foresplat-metagrad) run"
+        )
     return run
 
 
