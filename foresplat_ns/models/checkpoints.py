@@ -46,7 +46,8 @@ def _run_config(ckpt: Path):
         run = yaml.load(config_file.read_text(), Loader=yaml.Loader)
     except Exception as error:
         raise CheckpointError(f"cannot read {config_file} ({type(error).__name__}): pass a `ns-train foresplat` run") from None
-    from foresplat_ns.pipelines.foresplat import ForesplatPipelineConfig  # here: that module imports this one's users
+    # Imported here: pipelines.foresplat imports models.foresplat, which imports this module.
+    from foresplat_ns.pipelines.foresplat import ForesplatPipelineConfig
 
     if not isinstance(getattr(run, "pipeline", None), ForesplatPipelineConfig):
         raise CheckpointError(
