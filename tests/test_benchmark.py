@@ -47,12 +47,14 @@ def test_records_exactly_the_listed_steps(results):
     assert (results / "table.md").read_text().startswith("Protocol: 3 context views around a seeded centre view, 2 targets")
 
 
-def test_train_split_refines_the_meta_training_scenes(scenes, tmp_path):
+def test_train_split_refines_the_meta_training_scenes(scenes, tmp_path, capsys):
     run(BenchCommand(scenes=scenes, split="train", out=tmp_path, starts=["random"], steps=[0], resolution=32,
                      num_context=3, num_target=2, num_random=200, threads=1, save_renders=False))
     records = json.loads((tmp_path / "results.json").read_text())["records"]
     assert {r["scene"] for r in records} == {"scene_0000"}
     assert (tmp_path / "table.md").read_text().startswith("Protocol: meta-training scenes; ")
+    # Without a terminal (a log file), each refinement reports one line with its last PSNR.
+    assert f"1/1 scene_0000 / random: {records[-1]['psnr']:.2f} dB at step 0" in capsys.readouterr().out
 
 
 def test_context_and_target_views_never_overlap(scenes):

@@ -98,11 +98,19 @@ def run(cmd: BenchCommand) -> str:
         for index, entry in enumerate(entries):
             scene = load_scene(entry, cmd.resolution)
             batch = select_views(scene, index, config)
-            for start in starts:
+            for number, start in enumerate(starts):
                 progress.update(task, description=f"{scene.name} / {start.name}")
                 saver = _saver(cmd.out / "renders" / scene.name / start.name, batch.target_images) if cmd.save_renders else None
                 records += refine_and_record(start, scene, batch, config, saver)
                 progress.advance(task)
+                if not CONSOLE.is_terminal:
+                    # A log file gets no live bar: one line per refinement instead.
+                    last = records[-1]
+                    done = index * len(starts) + number + 1
+                    CONSOLE.print(
+                        f"{done}/{len(entries) * len(starts)} {scene.name} / {start.name}: {last['psnr']:.2f} dB "
+                        f"at step {last['step']}, {time.perf_counter() - begin:.0f} s"
+                    )
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(cmd).items()}
     table = write_all(records, cmd.out, reference, settings, protocol(cmd))
     CONSOLE.print(table)
