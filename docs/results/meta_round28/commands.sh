@@ -39,6 +39,9 @@ bench v4r28_mg4v157 metagrad "$(ls -d r/mg4v157/foresplat/*/run)" $STEPS
 for A in h6v155 h6v156 ift5v157; do
   bench "v4r28_${A}_noterm" $A "$(ls -d r/$A/foresplat/*/run)" --steps 0 25 100 250 500 --no-proximal
 done
+for A in h6v155 h6v156; do  # the same to 1000 steps (a second folder; foresplat-compare merges them)
+  bench "v4r28_${A}_noterm_late" $A "$(ls -d r/$A/foresplat/*/run)" --steps 750 1000 --no-proximal
+done
 
 R=docs/results/meta_round28
 B=""; for S in 155 156; do B="$B bench/v4r27_zs4v$S:zero-step=zs$S bench/v4r27_mg4v$S:metagrad=mg$S bench/v4r28_h6v$S:h6v$S=h6$S"; done
@@ -49,7 +52,9 @@ foresplat-compare --results $B --pairs zs155:h6155 zs156:h6156 --out $R/hybrid >
 foresplat-compare --results $B --pairs zs155:h6155 zs156:h6156 --key ssim > $R/hybrid_ssim.txt
 foresplat-compare --results $B --pairs mg155:h6155 mg156:h6156 > $R/hybrid_vs_mg.txt
 foresplat-compare --results $B --pairs zs155:h5155 h6155:h5155 > $R/floor.txt
-foresplat-compare --results $B $N --pairs n155:h6155 n156:h6156 > $R/term_cost.txt
+L="bench/v4r28_h6v155_noterm_late:h6v155=n155 bench/v4r28_h6v156_noterm_late:h6v156=n156"
+foresplat-compare --results $B $N $L --pairs n155:h6155 n156:h6156 > $R/term_cost.txt
+foresplat-compare --results $B $N $L --pairs zs155:n155 zs156:n156 > $R/hybrid_noterm.txt
 foresplat-compare --results $B $N --pairs zs155:n155 zs156:n156 zs157:nift157 > $R/noterm.txt
 foresplat-compare --results $B --pairs zs157:mg157 zs157:ift157 --out $R/seed157 > $R/seed157.txt
 foresplat-compare --results $B --pairs zs157:mg157 --key ssim > $R/seed157_ssim.txt
