@@ -109,7 +109,8 @@ def run(cmd: BenchCommand) -> str:
                     done = index * len(starts) + number + 1
                     CONSOLE.print(
                         f"{done}/{len(entries) * len(starts)} {scene.name} / {start.name}: {last['psnr']:.2f} dB "
-                        f"at step {last['step']}, {time.perf_counter() - begin:.0f} s"
+                        f"at step {last['step']}, {time.perf_counter() - begin:.0f} s",
+                        soft_wrap=True,
                     )
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(cmd).items()}
     table = write_all(records, cmd.out, reference, settings, protocol(cmd))
