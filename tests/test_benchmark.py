@@ -173,3 +173,23 @@ def test_mixed_start_takes_exactly_the_chosen_groups(scenes):
     assert torch.isfinite(extreme).all() and extreme[0] < -30.0 and extreme[2] < 30.0
     with pytest.raises(SystemExit, match="unknown group"):
         module.mixture(a, b, "colours")
+
+
+def test_proximal_groups_zero_the_term_outside_them():
+    from foresplat_ns.benchmark.cli import restrict_proximal
+    from foresplat_ns.benchmark.run import Start
+    from foresplat_ns.meta.ift import IFTConfig
+    from foresplat_ns.meta.proximal import proximal_weights
+
+    config = IFTConfig(lambda_min=1e-5, lambda_max=1e-3)
+    start = Start("ift", lambda batch, scene: None, proximal=config)
+    kept = restrict_proximal(start, ["means", "sh_dc"])
+    confidence = torch.rand(7, 1)
+    full, restricted = proximal_weights(confidence, config), proximal_weights(confidence, kept.proximal)
+    for name, weight in restricted.items():
+        expected = full[name] if name in ("means", "sh_dc") else torch.zeros_like(full[name])
+        assert torch.equal(weight, expected), name
+    assert full["log_scales"].min() > 0 and config.group_scales == IFTConfig().group_scales  # the run's own is untouched
+    assert restrict_proximal(Start("zero-step", start.make), ["means"]).proximal is None
+    with pytest.raises(StartError, match="unknown group"):
+        restrict_proximal(start, ["colours"])

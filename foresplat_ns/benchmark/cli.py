@@ -17,6 +17,7 @@ from nerfstudio.utils.rich_utils import CONSOLE
 
 from foresplat_ns.benchmark.report import write_all
 from foresplat_ns.benchmark.run import BenchConfig, StartError, parse_start, refine_and_record, select_views
+from foresplat_ns.gaussians import SPLATFACTO_KEYS
 from foresplat_ns.data.scene_folder import SceneDataError, find_scenes, load_scene
 from foresplat_ns.meta.inner import InnerLoopConfig
 
@@ -63,6 +64,9 @@ class BenchCommand:
     proximal: bool = True
     """Refine starts from IFT-trained networks with their proximal term, as they were trained and as
     `foresplat-refine` does; False refines them as plain splatfacto (to tell the prediction from the term)."""
+    proximal_groups: Optional[List[str]] = None
+    """Keep an IFT-trained start's proximal term on these parameter groups only (means, log_scales, quats,
+    logit_opacities, sh_dc, sh_rest); the others refine freely. Tells which group's term costs. None: every group."""
     num_random: int = 10000
     """Gaussians of the random start."""
     reference: Optional[str] = None
@@ -83,6 +87,8 @@ def run(cmd: BenchCommand) -> str:
     starts = [parse_start(s, cmd.num_random, cmd.seed, cmd.network_views, cmd.opacity_views) for s in specs]
     if not cmd.proximal:
         starts = [replace(start, proximal=None) for start in starts]
+    elif cmd.proximal_groups is not None:
+        starts = [restrict_proximal(start, cmd.proximal_groups) for start in starts]
     split = cmd.split if (cmd.scenes / cmd.split).is_dir() else "all"
     entries = find_scenes(cmd.scenes, split)[: cmd.max_scenes]
     config = BenchConfig(
@@ -119,6 +125,17 @@ def run(cmd: BenchCommand) -> str:
     return table
 
 
+def restrict_proximal(start, groups: List[str]):
+    """`start` with its proximal term zeroed outside `groups` (a start without a term is returned as it is)."""
+    unknown = sorted(set(groups) - set(SPLATFACTO_KEYS))
+    if unknown:
+        raise StartError(f"--proximal-groups: unknown group(s) {unknown}; choose from {list(SPLATFACTO_KEYS)}")
+    if start.proximal is None:
+        return start
+    scales = {name: (start.proximal.group_scales.get(name, 1.0) if name in groups else 0.0) for name in SPLATFACTO_KEYS}
+    return replace(start, proximal=replace(start.proximal, group_scales=scales))
+
+
 def protocol(cmd: BenchCommand) -> str:
     """One line saying how each scene's views were used."""
     if cmd.holdout_every:
@@ -128,10 +145,13 @@ def protocol(cmd: BenchCommand) -> str:
         split = f"{cmd.num_context} context views around a seeded centre view, {cmd.num_target} targets near them"
     seen = f"networks see {cmd.network_views} of the context views" if cmd.network_views else "networks see every context view"
     scenes = "meta-training scenes; " if cmd.split == "train" and (cmd.scenes / "train").is_dir() else ""
+    term = "" if cmd.proximal else ", no proximal term for IFT-trained starts"
+    if cmd.proximal and cmd.proximal_groups is not None:
+        term = f", proximal term on {', '.join(cmd.proximal_groups) or 'no group'} only"
     return (
         f"Protocol: {scenes}{split}; {seen}; {cmd.resolution} px; refinement with splatfacto's optimiser "
         f"(learning rates x{cmd.lr_scale:g}), densification {'on' if cmd.densify else 'off'}"
-        f"{'' if cmd.proximal else ', no proximal term for IFT-trained starts'}."
+        f"{term}."
     )
 
 
