@@ -49,6 +49,12 @@ for S in 155 156 157; do
   bench v4r29_hs5v$S hs5v$S "$(ls -d r/hs5v$S/foresplat/*/run)" --steps 0 10 25 50 100 200 250 300 400 500
 done
 
+# 4. Which group's term gives IFT's late gain: the seed-157 network with the shape nearly free, its term on one group.
+IS157="$(ls -d r/is5v157/foresplat/*/run)"
+bench v4r29_is5v157_only_means is5v157 "$IS157" --steps 0 100 500 750 1000 --proximal-groups means
+bench v4r29_is5v157_only_logit_opacities is5v157 "$IS157" --steps 0 100 500 750 1000 --proximal-groups logit_opacities
+bench v4r29_is5v157_only_sh_dc is5v157 "$IS157" --steps 0 100 500 750 1000 --proximal-groups sh_dc sh_rest
+
 R=docs/results/meta_round29
 B="bench/v4r28_ift5v157:ift5v157=all bench/v4r28_ift5v157_noterm:ift5v157=none"
 for G in means shape opacity colours; do B="$B bench/v4r29_ift5v157_only_$G:ift=$G"; done
@@ -67,3 +73,6 @@ B="$B bench/v4r28_h5v155:h5v155=h5155"; for S in 155 156 157; do B="$B bench/v4r
 foresplat-compare --results $B --pairs zs155:hs155 zs156:hs156 zs157:hs157 --out $R/hybrid > $R/hybrid.txt
 foresplat-compare --results $B --pairs mg155:hs155 mg156:hs156 mg157:hs157 > $R/hybrid_vs_metagrad.txt
 foresplat-compare --results $B --pairs h5155:hs155 > $R/hybrid_vs_round28.txt
+B="bench/v4r29_is5v157:is5v157=all bench/v4r29_is5v157_noterm:is5v157=none"
+for G in means logit_opacities sh_dc; do B="$B bench/v4r29_is5v157_only_$G:is5v157=$G"; done
+foresplat-compare --results $B --pairs none:all none:means none:logit_opacities none:sh_dc > $R/late_gain_by_group.txt
