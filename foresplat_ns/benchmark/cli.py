@@ -17,8 +17,8 @@ from nerfstudio.utils.rich_utils import CONSOLE
 
 from foresplat_ns.benchmark.report import write_all
 from foresplat_ns.benchmark.run import BenchConfig, StartError, parse_start, refine_and_record, select_views
-from foresplat_ns.gaussians import SPLATFACTO_KEYS
 from foresplat_ns.data.scene_folder import SceneDataError, find_scenes, load_scene
+from foresplat_ns.gaussians import SPLATFACTO_KEYS
 from foresplat_ns.meta.inner import InnerLoopConfig
 
 
