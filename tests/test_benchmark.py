@@ -193,3 +193,33 @@ def test_proximal_groups_zero_the_term_outside_them():
     assert restrict_proximal(Start("zero-step", start.make), ["means"]).proximal is None
     with pytest.raises(StartError, match="unknown group"):
         restrict_proximal(start, ["colours"])
+
+
+def test_fixed_proximal_term_reaches_any_start(results, scenes, tmp_path):
+    from foresplat_ns.benchmark.cli import fixed_proximal, restrict_proximal
+    from foresplat_ns.benchmark.run import Start
+    from foresplat_ns.meta.ift import DEFAULT_GROUP_SCALES
+    from foresplat_ns.meta.proximal import proximal_weights
+
+    start = fixed_proximal(Start("zero-step", lambda batch, scene: None), 2e-5)
+    colours = restrict_proximal(start, ["sh_dc", "sh_rest"])
+    for confidence in (torch.rand(5, 1), torch.zeros(5, 1)):  # the confidence is not read
+        weights, kept = proximal_weights(confidence, start.proximal), proximal_weights(confidence, colours.proximal)
+        for name, scale in DEFAULT_GROUP_SCALES.items():
+            assert torch.allclose(weights[name], torch.full((5, 1), 2e-5 * scale), rtol=1e-6), name
+            assert torch.equal(kept[name], weights[name] if name.startswith("sh_") else torch.zeros(5, 1)), name
+    with pytest.raises(StartError, match="positive"):
+        fixed_proximal(start, 0.0)
+    with pytest.raises(StartError, match="choose one"):
+        run(BenchCommand(scenes=scenes, out=tmp_path, proximal=False, proximal_lambda=1e-4))
+    # A strong term changes refinement of a start that has no confidence, never its step-0 figures.
+    out = tmp_path / "fixed"
+    run(BenchCommand(scenes=scenes, out=out, starts=["splatfacto"], steps=[7, 0, 3], resolution=32, num_context=3,
+                     num_target=2, threads=1, proximal_lambda=1.0))
+    held = {(r["scene"], r["step"]): r["psnr"] for r in json.loads((out / "results.json").read_text())["records"]}
+    free = {(r["scene"], r["step"]): r["psnr"] for r in json.loads((results / "results.json").read_text())["records"]
+            if r["start"] == "splatfacto"}
+    assert held.keys() == free.keys()
+    assert all(held[key] == free[key] for key in held if key[1] == 0)
+    assert all(abs(held[key] - free[key]) > 1e-4 for key in held if key[1] == 7)
+    assert "fixed proximal term (λ 1 times the group scales)" in (out / "table.md").read_text()

@@ -19,6 +19,7 @@ from foresplat_ns.benchmark.report import write_all
 from foresplat_ns.benchmark.run import BenchConfig, StartError, parse_start, refine_and_record, select_views
 from foresplat_ns.data.scene_folder import SceneDataError, find_scenes, load_scene
 from foresplat_ns.gaussians import SPLATFACTO_KEYS
+from foresplat_ns.meta.ift import IFTConfig
 from foresplat_ns.meta.inner import InnerLoopConfig
 
 
@@ -67,6 +68,11 @@ class BenchCommand:
     proximal_groups: Optional[List[str]] = None
     """Keep an IFT-trained start's proximal term on these parameter groups only (means, log_scales, quats,
     logit_opacities, sh_dc, sh_rest); the others refine freely. Tells which group's term costs. None: every group."""
+    proximal_lambda: Optional[float] = None
+    """Refine every start with a fixed proximal term ½ λ s_g (θ − θ0)², whether or not its network was trained with
+    IFT: λ this value, s_g IFT's default scale of each group (`--pipeline.meta.ift.group-scales`), θ0 the start; a
+    learned λ is replaced. With --proximal-groups on those groups only. Tells whether a term helps any start. None:
+    only IFT-trained starts keep their own term."""
     num_random: int = 10000
     """Gaussians of the random start."""
     reference: Optional[str] = None
@@ -85,6 +91,10 @@ def run(cmd: BenchCommand) -> str:
         torch.set_num_threads(cmd.threads)
     specs = [s for item in cmd.starts for s in item.split(",") if s]
     starts = [parse_start(s, cmd.num_random, cmd.seed, cmd.network_views, cmd.opacity_views) for s in specs]
+    if cmd.proximal_lambda is not None:
+        if not cmd.proximal:
+            raise StartError("--proximal-lambda adds a term and --no-proximal removes it: choose one")
+        starts = [fixed_proximal(start, cmd.proximal_lambda) for start in starts]
     if not cmd.proximal:
         starts = [replace(start, proximal=None) for start in starts]
     elif cmd.proximal_groups is not None:
@@ -125,6 +135,13 @@ def run(cmd: BenchCommand) -> str:
     return table
 
 
+def fixed_proximal(start, value: float):
+    """`start` refined with a proximal term of fixed λ `value` (times IFT's default group scales) on every group."""
+    if not (value > 0 and np.isfinite(value)):
+        raise StartError(f"--proximal-lambda must be a positive number, got {value}")
+    return replace(start, proximal=IFTConfig(lambda_min=value, lambda_max=value))
+
+
 def restrict_proximal(start, groups: List[str]):
     """`start` with its proximal term zeroed outside `groups` (a start without a term is returned as it is)."""
     unknown = sorted(set(groups) - set(SPLATFACTO_KEYS))
@@ -146,8 +163,10 @@ def protocol(cmd: BenchCommand) -> str:
     seen = f"networks see {cmd.network_views} of the context views" if cmd.network_views else "networks see every context view"
     scenes = "meta-training scenes; " if cmd.split == "train" and (cmd.scenes / "train").is_dir() else ""
     term = "" if cmd.proximal else ", no proximal term for IFT-trained starts"
+    if cmd.proximal and cmd.proximal_lambda is not None:
+        term = f", a fixed proximal term (λ {cmd.proximal_lambda:g} times the group scales) for every start"
     if cmd.proximal and cmd.proximal_groups is not None:
-        term = f", proximal term on {', '.join(cmd.proximal_groups) or 'no group'} only"
+        term += f", proximal term on {', '.join(cmd.proximal_groups) or 'no group'} only"
     return (
         f"Protocol: {scenes}{split}; {seen}; {cmd.resolution} px; refinement with splatfacto's optimiser "
         f"(learning rates x{cmd.lr_scale:g}), densification {'on' if cmd.densify else 'off'}"

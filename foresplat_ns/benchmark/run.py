@@ -163,8 +163,12 @@ def refine_and_record(
     initial = norm.gaussians(start.make(batch, scene))
     inner_config = InnerLoopConfig(**{**vars(config.inner), "sh_schedule": start.sh_schedule})
     proximal = None
-    if start.proximal is not None and initial.confidence is not None:
-        proximal = proximal_weights(initial.confidence, start.proximal)
+    if start.proximal is not None:
+        fixed = start.proximal.lambda_min == start.proximal.lambda_max
+        if initial.confidence is not None or fixed:
+            # A fixed λ does not read the confidence; starts without one (splatfacto, random) take zeros.
+            confidence = initial.confidence if initial.confidence is not None else torch.zeros(initial.num_gaussians, 1)
+            proximal = proximal_weights(confidence, start.proximal)
     loop = InnerLoop(
         inner_config, initial, batch.context_images, normalised.context_cameras, seed=config.seed, proximal=proximal
     )
