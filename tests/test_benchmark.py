@@ -1,6 +1,7 @@
 """foresplat-bench: step schedule, view split, written figures against the saved renders, bad starts."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -223,3 +224,26 @@ def test_fixed_proximal_term_reaches_any_start(results, scenes, tmp_path):
     assert all(held[key] == free[key] for key in held if key[1] == 0)
     assert all(abs(held[key] - free[key]) > 1e-4 for key in held if key[1] == 7)
     assert "fixed proximal term (λ 1 times the group scales)" in (out / "table.md").read_text()
+
+
+def test_lambda_spread_reads_quantiles_against_the_log_range():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from foresplat_ns.meta.ift import IFTConfig
+
+    path = Path(__file__).parent.parent / "benchmarks" / "lambda_spread.py"
+    spec = importlib.util.spec_from_file_location("lambda_spread", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["lambda_spread"] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    trained = IFTConfig(lambda_min=1e-6, lambda_max=1e-2)
+    # λ log-uniform over the whole range: its 10th and 90th percentiles span 80% of the log range.
+    values = torch.exp(torch.linspace(math.log(1e-6), math.log(1e-2), 100001))
+    s = module.spread(values, trained)
+    assert s["p50"] == pytest.approx(1e-4, rel=1e-3) and s["share"] == pytest.approx(0.8, abs=1e-3)
+    assert s["ratio"] == pytest.approx(10 ** (4 * 0.8), rel=1e-3)
+    constant = module.spread(torch.full((50,), 3e-5), trained)
+    assert constant["share"] == pytest.approx(0.0, abs=1e-9) and constant["ratio"] == pytest.approx(1.0)
+    assert module.spread(torch.full((5,), 1e-4), IFTConfig(lambda_min=1e-4, lambda_max=1e-4))["share"] == 0.0
