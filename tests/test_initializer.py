@@ -250,6 +250,29 @@ def test_gradients_reach_every_parameter(context):
     assert not missing, f"no gradient reaches {missing}"
 
 
+def test_detached_confidence_trains_its_head_alone(context):
+    """With the confidence head on detached features (IFT's confidence_gradient 'head'), a loss on the confidence
+    reaches that head only; the prediction is the same either way."""
+    images, cameras, near, far, _ = context
+    grads = {}
+    for detach in (False, True):
+        net = _network()
+        net.network.heads.detach_confidence = detach
+        gaussians = net(images[:2], cameras[:2], near, far)
+        gaussians.confidence.square().sum().backward()
+        grads[detach] = {name: p.grad for name, p in net.named_parameters()}
+        if detach:
+            assert torch.equal(gaussians.means, reference.means) and torch.equal(gaussians.confidence, reference.confidence)
+        reference = gaussians
+    head = [name for name in grads[True] if ".heads.heads.confidence." in name]
+    assert len(head) == 2  # weight and bias
+    for name in head:
+        assert torch.equal(grads[True][name], grads[False][name]), name
+    shared = [name for name, g in grads[False].items() if g is not None and torch.any(g != 0) and name not in head]
+    assert shared, "the confidence loss should reach the shared features when they are not detached"
+    assert all(grads[True][name] is None or not torch.any(grads[True][name] != 0) for name in shared)
+
+
 def test_permuting_views_permutes_gaussians(context):
     images, cameras, near, far, _ = context
     net = _network()

@@ -167,6 +167,9 @@ class GaussianHeads(nn.Module):
         for head in self.heads.values():
             nn.init.normal_(head.weight, std=config.head_init_std)
             nn.init.zeros_(head.bias)
+        self.detach_confidence = False
+        """Whether the confidence head reads detached features: gradients through the confidence then train that
+        head alone (set by IFT's `confidence_gradient`; a training switch, not part of the architecture)."""
 
     @torch.no_grad()
     def reset_confidence(self, confidence: float, initial: float) -> None:
@@ -183,7 +186,9 @@ class GaussianHeads(nn.Module):
         views, _, height, width = x.shape
         # Each head's [view, k * size, h, w] output becomes [view, h, w, k, size].
         outputs = {
-            name: self.heads[name](x).reshape(views, self.k, size, height, width).permute(0, 3, 4, 1, 2)
+            name: self.heads[name](x.detach() if name == "confidence" and self.detach_confidence else x)
+            .reshape(views, self.k, size, height, width)
+            .permute(0, 3, 4, 1, 2)
             for name, size in self.sizes.items()
         }
         outputs["sh_rest"] = outputs.get("sh_rest", x.new_zeros(views, height, width, self.k, 0)).reshape(

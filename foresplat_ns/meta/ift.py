@@ -52,6 +52,9 @@ class IFTConfig:
     starts at lambda_min·(lambda_max/lambda_min)^c times the group's scale (0.1 with the defaults: 2.5e-6 before
     the scale). None keeps the loaded head (confidence about 0.5: λ about 1e-4 before the scale; refinement with
     the proximal term then stalls, 3 dB behind at 500 steps in the benchmark). IFT-trained runs keep their head."""
+    confidence_gradient: Literal["network", "head"] = "network"
+    """Where ∂L/∂λ trains: 'network' (Diff3R) through the confidence head into the features every head shares;
+    'head' the confidence head alone, on detached features, so that learning λ cannot move the predicted Gaussians."""
     group_scales: Dict[str, float] = field(default_factory=lambda: dict(DEFAULT_GROUP_SCALES))
     """Multiplier of λ per parameter group (means, log_scales, quats, logit_opacities, sh_dc, sh_rest); by default
     inversely proportional to splatfacto's learning rate of the group, so λ weighs each group's typical move alike."""

@@ -147,6 +147,10 @@ class ForesplatPipeline(Pipeline):
             self.model.load_initializer_checkpoint()
             if config.meta.mode == "ift" and config.meta.ift.start_confidence is not None:
                 self._restart_confidence(config.meta.ift.start_confidence)
+        if config.meta.mode == "ift":
+            self.model.initializer.network.heads.detach_confidence = config.meta.ift.confidence_gradient == "head"
+            if config.meta.ift.confidence_gradient == "head":
+                CONSOLE.log("foresplat: the λ gradient trains the confidence head alone (its features detached)")
         if test_mode != "inference":
             preview = self.preview_batch()
             try:

@@ -41,3 +41,18 @@ arm flcv155 155 $LOW $FIXED --pipeline.meta.ift.cg-iterations 10 --pipeline.meta
 wait
 for N in flv155 lcv155 flcv155; do bench v4r30_$N $N "r/$N/foresplat/foresplat/run" --steps 0 25 100 250 500 & done
 wait
+
+# 3. λ fixed as in 2 on seeds 156 and 157; and λ learned with the confidence head on detached features
+#    (--pipeline.meta.ift.confidence-gradient head), seed 155.
+arm flv156 156 $HIGH $FIXED --pipeline.meta.ift.cg-iterations 3 --pipeline.meta.step0-weight 0.25 &
+arm flv157 157 $HIGH $FIXED --pipeline.meta.ift.cg-iterations 3 --pipeline.meta.step0-weight 0.25 &
+arm dhv155 155 $HIGH $LEARNED --pipeline.meta.ift.cg-iterations 3 --pipeline.meta.step0-weight 0.25 \
+  --pipeline.meta.ift.confidence-gradient head &
+wait
+for N in flv156 flv157 dhv155; do bench v4r30_$N $N "r/$N/foresplat/foresplat/run" --steps 0 25 100 250 500 & done
+wait
+
+# 4. How much the learned λ varies between Gaussians (held-out scenes, 4 context views).
+python benchmarks/lambda_spread.py --scenes heldout16 --runs is5v155=r/is5v155/foresplat/foresplat/run \
+  is5v157=r/is5v157/foresplat/foresplat/run ift5v157=r/ift5v157/foresplat/foresplat/run \
+  dhv155=r/dhv155/foresplat/foresplat/run > docs/results/meta_round30/lambda_spread.txt
