@@ -56,3 +56,27 @@ wait
 python benchmarks/lambda_spread.py --scenes heldout16 --runs is5v155=r/is5v155/foresplat/foresplat/run \
   is5v157=r/is5v157/foresplat/foresplat/run ift5v157=r/ift5v157/foresplat/foresplat/run \
   dhv155=r/dhv155/foresplat/foresplat/run > docs/results/meta_round30/lambda_spread.txt
+
+# 5. Comparisons (the zero-step, MetaGrad and round 29 IFT benchmarks of rounds 27-29).
+R=docs/results/meta_round30
+B="bench/v4r27_zs4v155:zero-step=zs155 bench/v4r27_zs4v156:zero-step=zs156 bench/v4r28_zs4v157:zero-step=zs157"
+B="$B bench/v4r27_mg4v155:metagrad=mg155 bench/v4r27_mg4v156:metagrad=mg156 bench/v4r28_mg4v157:metagrad=mg157"
+for S in 155 156 157; do B="$B bench/v4r29_is5v$S:is5v$S=is$S"; done
+for N in p0v155 plv155 pcv155 flv155 lcv155 flcv155 flv156 flv157 dhv155; do B="$B bench/v4r30_$N:$N=$N"; done
+foresplat-compare --results $B --pairs is155:p0v155 is155:plv155 is155:pcv155 is155:flv155 is155:lcv155 is155:flcv155 \
+  is155:dhv155 > $R/screen_vs_round29.txt
+foresplat-compare --results $B --pairs zs155:p0v155 zs155:plv155 zs155:pcv155 zs155:flv155 zs155:lcv155 zs155:flcv155 \
+  zs155:dhv155 > $R/screen_vs_zero_step.txt
+foresplat-compare --results $B --pairs zs155:flv155 zs156:flv156 zs157:flv157 --out $R/fixed > $R/fixed.txt
+foresplat-compare --results $B --pairs is155:flv155 is156:flv156 is157:flv157 > $R/fixed_vs_learned.txt
+foresplat-compare --results $B --pairs mg155:flv155 mg156:flv156 mg157:flv157 > $R/fixed_vs_metagrad.txt
+
+# 6. The zero-step networks refined to 1000 steps with a fixed term on the colours only (round 29's learned λ, fixed),
+#    against the same networks without it (rounds 27-28).
+for S in 155 156 157; do
+  bench v4r30_zs4v${S}_colours zero-step "r/zs4v$S/foresplat/foresplat/run" --steps 0 100 500 750 1000 \
+    --proximal-lambda 1.46e-5 --proximal-groups sh_dc sh_rest &
+done
+wait
+for S in 155 156 157; do B="$B bench/v4r30_zs4v${S}_colours:zero-step=zc$S"; done
+foresplat-compare --results $B --pairs zs155:zc155 zs156:zc156 zs157:zc157 --out $R/colour_term > $R/colour_term_zero_step.txt
