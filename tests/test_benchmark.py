@@ -192,7 +192,7 @@ def test_proximal_groups_zero_the_term_outside_them():
         assert torch.equal(weight, expected), name
     assert full["log_scales"].min() > 0 and config.group_scales == IFTConfig().group_scales  # the run's own is untouched
     assert restrict_proximal(Start("zero-step", start.make), ["means"]).proximal is None
-    with pytest.raises(StartError, match="unknown group"):
+    with pytest.raises(StartError, match="unknown parameter group"):
         restrict_proximal(start, ["colours"])
 
 

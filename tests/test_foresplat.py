@@ -11,6 +11,7 @@ import yaml
 
 from nerfstudio.engine.optimizers import Optimizers
 
+from foresplat_ns.gaussians import SPLATFACTO_KEYS
 from foresplat_ns.initializer import InitializerConfig
 from foresplat_ns.models.checkpoints import CheckpointError, load_initializer_weights, resolve_checkpoint
 from foresplat_ns.scenes.cli import ScenesConfig, main
@@ -274,6 +275,20 @@ def test_ift_run_trains_and_its_refinement_keeps_the_proximal_term(scenes, tmp_p
     for name, value in plain.gauss_params.items():
         shift = 0.01 if name == "means" else 0.0
         assert torch.allclose(value, model.gauss_params[name] - shift, atol=1e-6)
+
+    # --pipeline.model.initializer-proximal-lambda: a fixed term replaces the learned one, here on the colours only.
+    from foresplat_ns.meta.ift import DEFAULT_GROUP_SCALES
+
+    refine.pipeline.model.initializer_proximal = True
+    refine.pipeline.model.initializer_proximal_lambda = 2e-3
+    refine.pipeline.model.initializer_proximal_groups = ("sh_dc", "sh_rest")
+    _, fixed = refine.pipeline.setup(device="cpu", test_mode="val").model.proximal
+    for name, key in SPLATFACTO_KEYS.items():
+        scale = DEFAULT_GROUP_SCALES[name] if name.startswith("sh_") else 0.0
+        assert torch.allclose(fixed[key], torch.full_like(fixed[key], 2e-3 * scale), rtol=1e-6), name
+    refine.pipeline.model.initializer_proximal_groups = ("colours",)
+    with pytest.raises(SystemExit, match="unknown parameter group"):
+        refine.pipeline.setup(device="cpu", test_mode="val")
 
     # foresplat-bench refines with the term by default; --no-proximal refines as plain splatfacto.
     import json

@@ -18,9 +18,8 @@ from nerfstudio.utils.rich_utils import CONSOLE
 from foresplat_ns.benchmark.report import write_all
 from foresplat_ns.benchmark.run import BenchConfig, StartError, parse_start, refine_and_record, select_views
 from foresplat_ns.data.scene_folder import SceneDataError, find_scenes, load_scene
-from foresplat_ns.gaussians import SPLATFACTO_KEYS
-from foresplat_ns.meta.ift import IFTConfig
 from foresplat_ns.meta.inner import InnerLoopConfig
+from foresplat_ns.meta.proximal import fixed_term, restricted_term
 
 
 @dataclass
@@ -137,20 +136,19 @@ def run(cmd: BenchCommand) -> str:
 
 def fixed_proximal(start, value: float):
     """`start` refined with a proximal term of fixed λ `value` (times IFT's default group scales) on every group."""
-    if not (value > 0 and np.isfinite(value)):
-        raise StartError(f"--proximal-lambda must be a positive number, got {value}")
-    return replace(start, proximal=IFTConfig(lambda_min=value, lambda_max=value))
+    try:
+        return replace(start, proximal=fixed_term(value))
+    except ValueError as error:
+        raise StartError(f"--proximal-lambda: {error}") from None
 
 
 def restrict_proximal(start, groups: List[str]):
     """`start` with its proximal term zeroed outside `groups` (a start without a term is returned as it is)."""
-    unknown = sorted(set(groups) - set(SPLATFACTO_KEYS))
-    if unknown:
-        raise StartError(f"--proximal-groups: unknown group(s) {unknown}; choose from {list(SPLATFACTO_KEYS)}")
-    if start.proximal is None:
-        return start
-    scales = {name: (start.proximal.group_scales.get(name, 1.0) if name in groups else 0.0) for name in SPLATFACTO_KEYS}
-    return replace(start, proximal=replace(start.proximal, group_scales=scales))
+    try:
+        term = restricted_term(start.proximal or fixed_term(1.0), groups)
+    except ValueError as error:
+        raise StartError(f"--proximal-groups: {error}") from None
+    return start if start.proximal is None else replace(start, proximal=term)
 
 
 def protocol(cmd: BenchCommand) -> str:

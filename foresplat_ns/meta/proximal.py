@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Dict
+from dataclasses import replace
+from typing import TYPE_CHECKING, Dict, Sequence
 
 import torch
 from jaxtyping import Float
@@ -35,3 +36,21 @@ def expand(weight: Tensor, like: Tensor) -> Tensor:
 def proximal_penalty(params: TensorDict, anchor: TensorDict, weights: TensorDict) -> Tensor:
     """½ Σ λ (θ − θ0)² over the groups in `weights`."""
     return 0.5 * sum((expand(weights[k], params[k]) * (params[k] - anchor[k]) ** 2).sum() for k in weights)
+
+
+def fixed_term(value: float) -> "IFTConfig":
+    """A proximal term of fixed λ `value` times IFT's default group scales, whatever the confidence."""
+    from foresplat_ns.meta.ift import IFTConfig
+
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"a fixed proximal λ must be a positive number, got {value}")
+    return IFTConfig(lambda_min=value, lambda_max=value)
+
+
+def restricted_term(config: "IFTConfig", groups: Sequence[str]) -> "IFTConfig":
+    """`config`'s proximal term kept on `groups` only (the others' scale is zero)."""
+    unknown = sorted(set(groups) - set(SPLATFACTO_KEYS))
+    if unknown:
+        raise ValueError(f"unknown parameter group(s) {unknown}; choose from {list(SPLATFACTO_KEYS)}")
+    scales = {name: (config.group_scales.get(name, 1.0) if name in groups else 0.0) for name in SPLATFACTO_KEYS}
+    return replace(config, group_scales=scales)

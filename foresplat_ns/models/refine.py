@@ -36,6 +36,14 @@ class ForesplatRefineModelConfig(SplatfactoModelConfig):
     """When the initializer was meta-trained with IFT, keep its proximal term ½ Σ λ (θ − θ_start)² in refinement,
     the inner objective it was trained for. False refines with splatfacto's loss alone; our benchmarks
     (docs/results/ROUNDS.md, rounds 9 and 12) measured that as better from about step 100 on."""
+    initializer_proximal_lambda: Optional[float] = None
+    """Refine from any initializer's prediction with a fixed proximal term ½ λ s_g (θ − θ_start)², λ this value
+    and s_g IFT's default scale of each group, replacing a term learned with IFT. With initializer-proximal-groups
+    sh_dc sh_rest (colours only) and 1.46e-5, zero-step networks gained 0.45 dB at 1000 steps with 4 views
+    (README, round 30). None: only IFT-trained initializers keep their own term."""
+    initializer_proximal_groups: Optional[Tuple[str, ...]] = None
+    """Keep the proximal term (learned or fixed) on these parameter groups only (means, log_scales, quats,
+    logit_opacities, sh_dc, sh_rest). None: every group."""
     initializer_views: Optional[int] = 8
     """At most this many training views (evenly spaced) are the network's input; every training view still
     supervises refinement. None gives it all of them (the number of Gaussians grows with it, and a cost

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional, Type
+from typing import Dict, Literal, Optional, Type
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 from torch.cuda.amp.grad_scaler import GradScaler
 
 from nerfstudio.cameras.cameras import Cameras, CameraType
@@ -45,7 +46,6 @@ class ForesplatRefinePipeline(VanillaPipeline):
         checkpoint = getattr(self.model.config, "initializer_checkpoint", None)
         # Only a training run starts from the prediction; evaluation and export load trained Gaussians.
         if checkpoint is not None and test_mode == "val":
-            from foresplat_ns.meta.proximal import proximal_weights
             from foresplat_ns.models.checkpoints import CheckpointError, trained_proximal
 
             try:
@@ -53,17 +53,43 @@ class ForesplatRefinePipeline(VanillaPipeline):
                 trained_with = trained_proximal(Path(checkpoint))
             except CheckpointError as error:
                 raise SystemExit(f"foresplat: {error}") from None
-            proximal = None
-            if trained_with is not None and gaussians.confidence is not None:
-                if self.model.config.initializer_proximal:
-                    proximal = proximal_weights(gaussians.confidence, trained_with)
-                    CONSOLE.log(
-                        "foresplat: the initializer was trained with IFT: refinement keeps its proximal term "
-                        "(--pipeline.model.initializer-proximal False drops it)"
-                    )
-                else:
-                    CONSOLE.log("foresplat: the initializer was trained with IFT; refining without its proximal term")
+            try:
+                proximal = self.refinement_proximal(gaussians, trained_with)
+            except ValueError as error:
+                raise SystemExit(f"foresplat: {error}") from None
             self.model.seed_from(gaussians, proximal)
+
+    def refinement_proximal(self, gaussians: Gaussians, trained_with) -> Optional[Dict[str, Tensor]]:
+        """λ per group of the proximal term refinement adds (None: none): the fixed one asked for, else the one an
+        IFT-trained initializer learned, kept on the chosen groups."""
+        from foresplat_ns.meta.proximal import fixed_term, proximal_weights, restricted_term
+
+        config = self.model.config
+        fixed = getattr(config, "initializer_proximal_lambda", None)
+        groups = getattr(config, "initializer_proximal_groups", None)
+        if fixed is not None and not config.initializer_proximal:
+            raise ValueError("--pipeline.model.initializer-proximal-lambda adds a term that initializer-proximal False drops: choose one")
+        term = None
+        if fixed is not None:
+            term = fixed_term(fixed)
+            CONSOLE.log(f"foresplat: refinement adds a fixed proximal term (λ {fixed:g} times the group scales)")
+        elif trained_with is not None and gaussians.confidence is not None:
+            if config.initializer_proximal:
+                term = trained_with
+                CONSOLE.log(
+                    "foresplat: the initializer was trained with IFT: refinement keeps its proximal term "
+                    "(--pipeline.model.initializer-proximal False drops it)"
+                )
+            else:
+                CONSOLE.log("foresplat: the initializer was trained with IFT; refining without its proximal term")
+        if term is None:
+            return None
+        if groups is not None:
+            term = restricted_term(term, groups)
+        confidence = gaussians.confidence
+        if confidence is None:  # a fixed λ does not read it
+            confidence = torch.zeros(gaussians.num_gaussians, 1, device=gaussians.means.device)
+        return proximal_weights(confidence, term)
 
     @torch.no_grad()
     def predict_training_scene(self, checkpoint: Path) -> Gaussians:
