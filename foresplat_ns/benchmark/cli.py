@@ -65,8 +65,9 @@ class BenchCommand:
     """Refine starts from IFT-trained networks with their proximal term, as they were trained and as
     `foresplat-refine` does; False refines them as plain splatfacto (to tell the prediction from the term)."""
     proximal_groups: Optional[List[str]] = None
-    """Keep an IFT-trained start's proximal term on these parameter groups only (means, log_scales, quats,
-    logit_opacities, sh_dc, sh_rest); the others refine freely. Tells which group's term costs. None: every group."""
+    """Keep a start's proximal term (an IFT-trained start's own, or --proximal-lambda's) on these parameter groups
+    only (means, log_scales, quats, logit_opacities, sh_dc, sh_rest); the others refine freely. Tells which group's
+    term costs. None: every group."""
     proximal_lambda: Optional[float] = None
     """Refine every start with a fixed proximal term ½ λ s_g (θ − θ0)², whether or not its network was trained with
     IFT: λ this value, s_g IFT's default scale of each group (`--pipeline.meta.ift.group-scales`), θ0 the start; a
