@@ -1,5 +1,6 @@
 """foresplat-bench: step schedule, view split, written figures against the saved renders, bad starts."""
 
+import dataclasses
 import json
 import math
 
@@ -15,6 +16,19 @@ from foresplat_ns.data.scene_folder import find_scenes, load_scene
 from foresplat_ns.scenes.cli import ScenesConfig, main
 
 STEPS = [0, 3, 7]
+
+
+def _script(name: str):
+    """A script of benchmarks/ loaded as a module."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent.parent / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
@@ -139,17 +153,9 @@ def test_frustum_mask_matches_nerfstudio_projection():
 
 
 def test_mixed_start_takes_exactly_the_chosen_groups(scenes):
-    import importlib.util
-    import sys
-    from pathlib import Path
-
     from foresplat_ns.benchmark.run import Start
 
-    path = Path(__file__).parent.parent / "benchmarks" / "mixed_start.py"
-    spec = importlib.util.spec_from_file_location("mixed_start", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["mixed_start"] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
+    module = _script("mixed_start")
     a = parse_start("splatfacto", seed=1)
     scene = load_scene(find_scenes(scenes, "eval")[0], 32)
     batch = select_views(scene, 0, BenchConfig(num_context=3, num_target=2))
@@ -227,17 +233,9 @@ def test_fixed_proximal_term_reaches_any_start(results, scenes, tmp_path):
 
 
 def test_lambda_spread_reads_quantiles_against_the_log_range():
-    import importlib.util
-    import sys
-    from pathlib import Path
-
     from foresplat_ns.meta.ift import IFTConfig
 
-    path = Path(__file__).parent.parent / "benchmarks" / "lambda_spread.py"
-    spec = importlib.util.spec_from_file_location("lambda_spread", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["lambda_spread"] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
+    module = _script("lambda_spread")
     trained = IFTConfig(lambda_min=1e-6, lambda_max=1e-2)
     # λ log-uniform over the whole range: its 10th and 90th percentiles span 80% of the log range.
     values = torch.exp(torch.linspace(math.log(1e-6), math.log(1e-2), 100001))
@@ -247,3 +245,49 @@ def test_lambda_spread_reads_quantiles_against_the_log_range():
     constant = module.spread(torch.full((50,), 3e-5), trained)
     assert constant["share"] == pytest.approx(0.0, abs=1e-9) and constant["ratio"] == pytest.approx(1.0)
     assert module.spread(torch.full((5,), 1e-4), IFTConfig(lambda_min=1e-4, lambda_max=1e-4))["share"] == 0.0
+
+
+def _network_gradient(loss, params):
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for g, p in zip(grads, params)])
+
+
+def test_meta_signal_parts_add_up_to_the_meta_step(scenes):
+    """The parts meta_signal.py reports sum to the network gradient of `meta_step`'s IFT and MetaGrad surrogates."""
+    from foresplat_ns.data.scene_batch import sample_batch
+    from foresplat_ns.initializer import Initializer, InitializerConfig
+    from foresplat_ns.meta.ift import IFTConfig
+    from foresplat_ns.meta.step import MetaConfig, meta_step
+
+    module = _script("meta_signal")
+    scene = load_scene(find_scenes(scenes, "train")[0], 32)
+    batch = sample_batch([scene], 2, 2, seed=0, step=3)
+    torch.manual_seed(0)
+    net = Initializer(InitializerConfig(channels=(8, 16, 32), attention_layers=1, attention_heads=2, patch_size=2, sh_degree=1))
+    config = MetaConfig(
+        mode="ift", inner_steps=3, step0_weight=0.3,
+        ift=IFTConfig(lambda_min=1e-4, lambda_max=1e-1, cg_iterations=3, hessian_views=2, diagonal_samples=1),
+    )
+    out = module.signal_parts(net, config, batch, step=3)
+    params = [p for p in net.parameters() if p.requires_grad]
+    def predict():
+        return net(batch.context_images, batch.context_cameras, batch.near, batch.far)
+
+    expected = _network_gradient(meta_step(config, predict(), batch, 3).surrogate, params)
+    parts = out["weights"]
+    total = sum(parts[name] for name in module.PARTS["ift"])
+    assert torch.allclose(total, expected, rtol=1e-4, atol=1e-3 * float(expected.abs().max()))
+    assert all(float(parts[name].norm()) > 0 for name in (*module.PARTS["ift"], module.REFERENCE))
+    # Λu = Λ(H + Λ)⁻¹g passes part of the target gradient g, never more than all of it in norm (Λ ≤ H + Λ).
+    assert all(0 < r < 1.5 for r in out["passed"].values()), out["passed"]
+
+    metagrad = MetaConfig(mode="metagrad", inner_steps=4, num_anchors=2, step0_weight=0.3)
+    out = module.signal_parts(net, metagrad, batch, step=3)
+    parts = out["weights"]
+    expected = _network_gradient(meta_step(metagrad, predict(), batch, 3).surrogate, params)
+    total = sum(parts[name] for name in module.PARTS["metagrad"])
+    assert torch.allclose(total, expected, rtol=1e-4, atol=1e-3 * float(expected.abs().max()))
+    zero = _network_gradient(meta_step(dataclasses.replace(metagrad, mode="zero-step"), predict(), batch, 3).surrogate, params)
+    # The step-0 anchor is zero-step training's gradient (world frame, context views in) times its weight.
+    assert torch.allclose(parts["step-0 anchor"], 0.3 * zero, rtol=1e-3, atol=1e-4 * float(zero.abs().max()))
+    assert float(parts["refined anchors"].norm()) > 0
