@@ -21,7 +21,7 @@ depart from the zero-step gradient.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -53,6 +53,8 @@ class Signal:
     """`NAME=RUN` or `RUN`: MetaGrad or IFT runs whose meta-training settings are applied to --run's network, on the
     same batches; with two or more, also the cosines between where their steps depart from the zero-step gradient.
     A learned λ comes from --run's confidence head as it is. Empty: --run's own settings."""
+    fixed_lambda: Optional[float] = None
+    """Give every IFT setting this fixed λ (before its group scales) instead of its own range."""
     scenes: Optional[Path] = None
     """Folder of scenes whose train/ split batches are drawn from; default: the run's own --data."""
     num_scenes: int = 16
@@ -98,6 +100,8 @@ def signal_parts(net: nn.Module, config: MetaConfig, batch: SceneBatch, step: in
         return {"weights": {name: _flat_grad(loss, params) for name, loss in losses.items()}, "passed": {}, "residual": None}
     if config.mode != "ift":
         raise ValueError(f"meta_signal: a {config.mode} run has no meta-step: pass a MetaGrad or IFT run")
+    if config.ift.first_order_anchors:
+        raise ValueError("meta_signal: IFT with --pipeline.meta.ift.first-order-anchors is not split into parts; pass another run")
     weights = proximal_weights(prediction.confidence, config.ift)
     problem = proximal_problem(config, fixed, weights, nb, step, background)
     result = hypergradient(
@@ -120,8 +124,8 @@ def _median(values: List[float]) -> str:
     return f"{statistics.median(values):.3g}"
 
 
-def _settings(spec: str) -> Tuple[str, MetaConfig]:
-    """`NAME=RUN` or `RUN`: the meta-training settings of a MetaGrad or IFT run."""
+def _settings(spec: str, fixed_lambda: Optional[float] = None) -> Tuple[str, MetaConfig]:
+    """`NAME=RUN` or `RUN`: the meta-training settings of a MetaGrad or IFT run (IFT's λ fixed if given)."""
     name, path = spec.split("=", 1) if "=" in spec else (spec, spec)
     try:
         run = _run_config(resolve_checkpoint(Path(path)))
@@ -132,6 +136,10 @@ def _settings(spec: str) -> Tuple[str, MetaConfig]:
     config: MetaConfig = run.pipeline.meta
     if config.mode not in PARTS:
         raise SystemExit(f"meta_signal: {path} was trained with --pipeline.meta.mode {config.mode}: pass a MetaGrad or IFT run")
+    if config.mode == "ift" and config.ift.first_order_anchors:
+        raise SystemExit(f"meta_signal: {path} was trained with IFT's first-order anchors, which are not split into parts")
+    if fixed_lambda is not None and config.mode == "ift":
+        config = replace(config, ift=replace(config.ift, lambda_min=fixed_lambda, lambda_max=fixed_lambda))
     return name, config
 
 
@@ -139,7 +147,8 @@ def _describe(name: str, config: MetaConfig, residuals: List[float]) -> str:
     text = f"{name}: {config.mode}, step-0 weight {config.step0_weight if config.step0_anchor else 0.0:g}, K {config.inner_steps}"
     if config.mode == "ift":
         text += (f", {config.ift.cg_iterations} CG iterations (median relative residual {_median(residuals)}), "
-                 f"λ in [{config.ift.lambda_min:g}, {config.ift.lambda_max:g}]")
+                 f"λ in [{config.ift.lambda_min:g}, {config.ift.lambda_max:g}] times the group scales "
+                 + ", ".join(f"{k} {v:.3g}" for k, v in config.ift.group_scales.items()))
     else:
         text += f", {config.num_anchors} anchors ({config.anchor_sampling})"
     return text + f", inner learning rates x{config.inner.lr_scale:g}"
@@ -157,7 +166,7 @@ def main(cmd: Signal) -> None:
         net, _, _, resolution = load_initializer(cmd.run)
     except CheckpointError as error:
         raise SystemExit(f"meta_signal: {error}") from None
-    settings = dict(_settings(spec) for spec in (cmd.settings or [str(cmd.run)]))
+    settings = dict(_settings(spec, cmd.fixed_lambda) for spec in (cmd.settings or [str(cmd.run)]))
     dm = run.pipeline.datamanager
     root = cmd.scenes if cmd.scenes is not None else (Path(dm.data) if dm.data is not None else builtin_scenes())
     entries = find_scenes(root, "train")[: cmd.num_scenes]
