@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Round 32 (README "Round 32"), repeated from the repository root with the venv active (source scripts/venv.sh),
+# after rounds 27-31's commands.sh (same scenes, same common start START, their zero-step and MetaGrad arms).
+set -euo pipefail
+START=r/base/foresplat/foresplat/run
+R=docs/results/meta_round32
+
+bench() {  # bench OUT NAME RUN [flags]: the 4-view benchmark to 1000 steps
+  local out=$1 name=$2 run=$3; shift 3
+  foresplat-bench --scenes heldout16 --num-context 4 --threads 1 --out "bench/$out" --starts "$name=$run" \
+    --steps 0 10 25 50 100 200 250 300 400 500 750 1000 "$@"
+}
+arm() {  # arm METHOD NAME SEED LR LR_FINAL [flags]: a 40-minute fine-tune from START, one thread, four at a time
+  local method=$1 name=$2 seed=$3 lr=$4 lrf=$5; shift 5
+  OMP_NUM_THREADS=1 ns-train "$method" --data big-v1 --vis tensorboard --output-dir "r/$name" --experiment-name foresplat \
+    --timestamp run --pipeline.model.initializer-checkpoint "$START" --pipeline.train-minutes 40 \
+    --pipeline.decay-over-budget True --optimizers.initializer.optimizer.lr "$lr" \
+    --optimizers.initializer.scheduler.lr-final "$lrf" --optimizers.initializer.scheduler.warmup-steps 20 \
+    --max-num-iterations 1000000 --pipeline.datamanager.seed "$seed" \
+    --pipeline.datamanager.num-context 4 --pipeline.datamanager.num-refine 0 "$@"
+}
+
+# 1. Twice the budget: four arms at once for 40 minutes on two cores (20 core-minutes each; rounds 27-31's arms
+#    ran three at once for 15 minutes, 10 core-minutes). Zero-step at its rate, MetaGrad as the foresplat-metagrad
+#    preset with its anchor at K only (round 31's m1k) at MetaGrad's rate.
+for S in 155 156; do
+  arm foresplat "zs2x$S" "$S" 5.986e-5 3e-5 &
+  arm foresplat-metagrad "m1k2x$S" "$S" 1.796e-4 9e-5 --pipeline.meta.num-anchors 1 &
+done
+wait
+
+# 2. Round 31's m1k networks (15 minutes) and the new ones, refined to 1000 steps.
+for S in 155 156 157; do bench "v4r32_m1k${S}_1000" "m1k$S" "r/m1k$S/foresplat/foresplat-metagrad/run" & done
+bench v4r32_zs2x155 zs2x155 r/zs2x155/foresplat/foresplat/run &
+wait
+bench v4r32_zs2x156 zs2x156 r/zs2x156/foresplat/foresplat/run &
+for S in 155 156; do bench "v4r32_m1k2x$S" "m1k2x$S" "r/m1k2x$S/foresplat/foresplat-metagrad/run" & done
+wait
