@@ -10,10 +10,10 @@ bench() {  # bench OUT NAME RUN [flags]: the 4-view benchmark to 1000 steps
   foresplat-bench --scenes heldout16 --num-context 4 --threads 1 --out "bench/$out" --starts "$name=$run" \
     --steps 0 10 25 50 100 200 250 300 400 500 750 1000 "$@"
 }
-arm() {  # arm METHOD NAME SEED LR LR_FINAL [flags]: a 40-minute fine-tune from START, one thread, four at a time
-  local method=$1 name=$2 seed=$3 lr=$4 lrf=$5; shift 5
+arm() {  # arm MINUTES METHOD NAME SEED LR LR_FINAL [flags]: a fine-tune from START, one thread
+  local min=$1 method=$2 name=$3 seed=$4 lr=$5 lrf=$6; shift 6
   OMP_NUM_THREADS=1 ns-train "$method" --data big-v1 --vis tensorboard --output-dir "r/$name" --experiment-name foresplat \
-    --timestamp run --pipeline.model.initializer-checkpoint "$START" --pipeline.train-minutes 40 \
+    --timestamp run --pipeline.model.initializer-checkpoint "$START" --pipeline.train-minutes "$min" \
     --pipeline.decay-over-budget True --optimizers.initializer.optimizer.lr "$lr" \
     --optimizers.initializer.scheduler.lr-final "$lrf" --optimizers.initializer.scheduler.warmup-steps 20 \
     --max-num-iterations 1000000 --pipeline.datamanager.seed "$seed" \
@@ -24,8 +24,8 @@ arm() {  # arm METHOD NAME SEED LR LR_FINAL [flags]: a 40-minute fine-tune from 
 #    ran three at once for 15 minutes, 10 core-minutes). Zero-step at its rate, MetaGrad as the foresplat-metagrad
 #    preset with its anchor at K only (round 31's m1k) at MetaGrad's rate.
 for S in 155 156; do
-  arm foresplat "zs2x$S" "$S" 5.986e-5 3e-5 &
-  arm foresplat-metagrad "m1k2x$S" "$S" 1.796e-4 9e-5 --pipeline.meta.num-anchors 1 &
+  arm 40 foresplat "zs2x$S" "$S" 5.986e-5 3e-5 &
+  arm 40 foresplat-metagrad "m1k2x$S" "$S" 1.796e-4 9e-5 --pipeline.meta.num-anchors 1 &
 done
 wait
 
@@ -38,15 +38,6 @@ for S in 155 156; do bench "v4r32_m1k2x$S" "m1k2x$S" "r/m1k2x$S/foresplat/foresp
 wait
 
 # 3. A third pair at twice the budget (seed 157): two arms at once for 20 minutes, the same 20 core-minutes each.
-arm() {  # as above, with the budget in minutes first
-  local min=$1 method=$2 name=$3 seed=$4 lr=$5 lrf=$6; shift 6
-  OMP_NUM_THREADS=1 ns-train "$method" --data big-v1 --vis tensorboard --output-dir "r/$name" --experiment-name foresplat \
-    --timestamp run --pipeline.model.initializer-checkpoint "$START" --pipeline.train-minutes "$min" \
-    --pipeline.decay-over-budget True --optimizers.initializer.optimizer.lr "$lr" \
-    --optimizers.initializer.scheduler.lr-final "$lrf" --optimizers.initializer.scheduler.warmup-steps 20 \
-    --max-num-iterations 1000000 --pipeline.datamanager.seed "$seed" \
-    --pipeline.datamanager.num-context 4 --pipeline.datamanager.num-refine 0 "$@"
-}
 arm 20 foresplat zs2x157 157 5.986e-5 3e-5 &
 arm 20 foresplat-metagrad m1k2x157 157 1.796e-4 9e-5 --pipeline.meta.num-anchors 1 &
 wait
