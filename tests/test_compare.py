@@ -99,6 +99,22 @@ def test_reach_counts_the_steps_to_the_bases_best():
                      "ratio_interpolated": pytest.approx(0.1 * 3.0 / 3.5)}
 
 
+def test_pooled_reach_uses_the_pairs_curves_averaged_over_pairs():
+    curves = {"a1": {0: 10.0, 10: 12.0, 100: 14.0}, "b1": {0: 11.0, 10: 14.5, 100: 15.0},
+              "a2": {0: 10.0, 10: 13.0, 100: 13.5}, "b2": {0: 10.0, 10: 13.0, 100: 14.0}}
+    records = [{"scene": s, "start": name, "step": step, "psnr": psnr}
+               for s in SCENES[:3] for name, curve in curves.items() for step, psnr in curve.items()]
+    result = compare(records, [("a1", "b1"), ("a2", "b2")])
+    # Per pair: b1 reaches a1's 14.0 at 10 (a1 at 100); b2 reaches a2's 13.5 at 100 (a2 at 100).
+    assert result["pairs"]["a2:b2"]["reach"]["ratio"] == 1.0
+    # Averaged: bases {10, 12.5, 13.75}, candidates {10.5, 13.75, 14.5}; 13.75 at 100 against 10.
+    pooled = result["pooled_reach"]
+    assert pooled["base_best"] == pytest.approx(13.75) and pooled["base_steps"] == 100
+    assert pooled["candidate_steps"] == 10 and pooled["ratio"] == pytest.approx(0.1)
+    assert "the bases' mean curve's best 13.75 dB" in markdown(result)
+    assert "pooled_reach" not in compare(records, [("a1", "b1")])
+
+
 def test_interpolated_steps_follow_the_line_between_recorded_steps():
     curve = {0: 10.0, 100: 12.0, 250: 13.0, 500: 14.0}
     assert interpolated_steps_to_reach(curve, 10.0) == 0.0

@@ -145,23 +145,42 @@ def summarise(differences: Sequence[float], lower_is_better: bool = False) -> Di
             "t": t, "p_t": p_t, "p_wilcoxon": p_w}
 
 
-def reach(
+def pair_curves(
     records: List[Dict], base: str, candidate: str, diffs: Dict[int, Dict[str, float]]
-) -> Dict[str, Optional[float]]:
-    """Base's best mean PSNR over the scenes both starts share, the first recorded steps at which base and
-    candidate reach it (over the scenes and steps of their PSNR `diffs`), and their ratio (the half-steps
-    criterion asks for at most 0.5); also the candidate's
-    steps with its mean curve linear between recorded steps, and that ratio."""
+) -> Tuple[Dict[int, float], Dict[int, float]]:
+    """Mean PSNR curves of base and candidate over the scenes both share, at the steps of their PSNR `diffs`."""
     scenes = set.intersection(*(set(v) for v in diffs.values()))
     kept = [r for r in records if r["start"] in (base, candidate) and r["scene"] in scenes and r["step"] in diffs]
     curves = mean_curves(kept)
-    best = max(curves[base].values())
-    base_steps, candidate_steps = steps_to_reach(curves[base], best), steps_to_reach(curves[candidate], best)
+    return curves[base], curves[candidate]
+
+
+def reach_of_curves(base: Dict[int, float], candidate: Dict[int, float]) -> Dict[str, Optional[float]]:
+    """Base's best value, the first recorded steps at which base and candidate reach it, and their ratio (the
+    half-steps criterion asks for at most 0.5); also the candidate's steps with its curve linear between
+    recorded steps, and that ratio."""
+    best = max(base.values())
+    base_steps, candidate_steps = steps_to_reach(base, best), steps_to_reach(candidate, best)
     ratio = None if candidate_steps is None or not base_steps else candidate_steps / base_steps
-    between = interpolated_steps_to_reach(curves[candidate], best)
+    between = interpolated_steps_to_reach(candidate, best)
     return {"base_best": best, "base_steps": base_steps, "candidate_steps": candidate_steps, "ratio": ratio,
             "candidate_steps_interpolated": between,
             "ratio_interpolated": None if between is None or not base_steps else between / base_steps}
+
+
+def reach(
+    records: List[Dict], base: str, candidate: str, diffs: Dict[int, Dict[str, float]]
+) -> Dict[str, Optional[float]]:
+    """`reach_of_curves` of one pair's mean PSNR curves over the scenes both starts share."""
+    return reach_of_curves(*pair_curves(records, base, candidate, diffs))
+
+
+def pooled_reach(curves: Sequence[Tuple[Dict[int, float], Dict[int, float]]], steps: Sequence[int]) -> Dict[str, Optional[float]]:
+    """`reach_of_curves` of the pairs' mean curves averaged over pairs (each pair weighs the same), at `steps`:
+    the half-steps criterion on the seeds' mean curve rather than per seed."""
+    base = {s: float(np.mean([b[s] for b, _ in curves])) for s in steps}
+    candidate = {s: float(np.mean([c[s] for _, c in curves])) for s in steps}
+    return reach_of_curves(base, candidate)
 
 
 def compare(
@@ -183,6 +202,9 @@ def compare(
             "reach": reach(records, b, c, diffs) if key == "psnr" else None,
         }
     if len(pairs) > 1:
+        if key == "psnr":
+            curves = [pair_curves(records, b, c, diffs) for (b, c), diffs in zip(pairs, per_pair.values())]
+            result["pooled_reach"] = pooled_reach(curves, steps)
         result["pooled"] = {str(s): summarise([v for d in per_pair.values() for v in d[s].values()], lower) for s in steps}
         result["across_pairs"] = {str(s): summarise([pair["summary"][str(s)]["mean"] for pair in result["pairs"].values()], lower)
                                   for s in steps}
@@ -233,7 +255,7 @@ def _blocks(result: Dict) -> List[Tuple[str, Dict, Optional[Dict]]]:
     """(title, per-step summary, reach or None) of every pair, then of the pool."""
     blocks = [(name, pair["summary"], pair["reach"]) for name, pair in result["pairs"].items()]
     if "pooled" in result:
-        blocks.append((f"pooled over {len(result['pairs'])} pairs", result["pooled"], None))
+        blocks.append((f"pooled over {len(result['pairs'])} pairs", result["pooled"], result.get("pooled_reach")))
     if "across_pairs" in result:
         blocks.append((f"across {len(result['pairs'])} pairs (one mean difference per pair; ahead: pairs)",
                        result["across_pairs"], None))
@@ -259,13 +281,16 @@ def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> Lis
 
 
 def _reach_text(name: str, reached: Dict) -> str:
-    base, candidate = name.split(":")
+    """One line on a pair's reach, or (a name without a colon) on the pool's curves averaged over pairs."""
+    pooled = ":" not in name
+    base, candidate = ("the bases' mean curve", "the candidates'") if pooled else name.split(":")
     got = "never" if reached["candidate_steps"] is None else f"at step {reached['candidate_steps']}"
     ratio = "" if reached["ratio"] is None else f" (ratio {reached['ratio']:.2f})"
     between = reached["candidate_steps_interpolated"]
     linear = "" if between is None else (f"; linear between recorded steps at step {between:.0f}"
                                          f" (ratio {reached['ratio_interpolated']:.2f})")
-    return (f"{base}'s best mean PSNR {reached['base_best']:.2f} dB, reached by {base} at step "
+    best = "best" if pooled else "best mean PSNR"
+    return (f"{base}'s {best} {reached['base_best']:.2f} dB, reached by {base} at step "
             f"{reached['base_steps']}, by {candidate} {got}{ratio}{linear}.")
 
 
