@@ -363,8 +363,9 @@ def test_metagrad_preset_fine_tunes_a_checkpoint_and_refuses_to_start_without_on
     for name, value in pipeline.model.initializer.state_dict().items():
         assert torch.equal(value, saved[name]), name
     _, losses, metrics = pipeline.get_train_loss_dict(step=0)
-    # The preset's anchors: step 0, one sampled late step and K = 30.
-    assert metrics["num_anchors"] == 3 and metrics["anchor0_step"] == 0 and metrics["anchor2_step"] == 30
+    # The preset's anchors: step 0 and K = 30, at 10x splatfacto's rates.
+    assert metrics["num_anchors"] == 2 and metrics["anchor0_step"] == 0 and metrics["anchor1_step"] == 30
+    assert config.pipeline.meta.inner.lr_scale == 10.0
     assert torch.isfinite(losses["meta_surrogate"])
 
     # Its runs are initializers that foresplat-refine and foresplat-bench load; a refine run is not.

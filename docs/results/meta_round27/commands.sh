@@ -2,6 +2,7 @@
 # Round 27 (README "Round 27"), repeated from the repository root with the venv active (source scripts/venv.sh).
 # Scenes: big-v1 (training), heldout16 (scene_0072..0079 of the built-in set's eval/ and scene_0080..0087 of
 # `foresplat-scenes --out fwd --num-scenes 88 --num-eval 8 --layout forward --seed 0`, side by side in one folder).
+# The foresplat-metagrad preset then ran K=30 at 2.5x splatfacto's rates with 2 anchors; the flags below say so.
 set -euo pipefail
 foresplat-scenes --out big-v1 --num-scenes 1008 --num-eval 8 --seed 1
 
@@ -22,7 +23,7 @@ arm() {  # arm NAME METHOD SEED LR LR_FINAL [flags]
 }
 for SEED in 155 156; do
   arm "zs4v$SEED" foresplat "$SEED" 5.986e-5 3e-5 &
-  arm "mg4v$SEED" foresplat-metagrad "$SEED" 1.796e-4 9e-5 &
+  arm "mg4v$SEED" foresplat-metagrad "$SEED" 1.796e-4 9e-5 --pipeline.meta.inner.lr-scale 2.5 --pipeline.meta.num-anchors 2 &
   arm "mg5x4v$SEED" foresplat "$SEED" 1.796e-4 9e-5 --pipeline.meta.mode metagrad --pipeline.meta.inner-steps 30 \
     --pipeline.meta.num-anchors 2 --pipeline.meta.step0-weight 0.25 --pipeline.meta.inner.lr-scale 5 &
   wait

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Round 28 (README "Round 28"), repeated from the repository root with the venv active (source scripts/venv.sh),
 # after round 27's commands.sh (same scenes, same common start START, its zero-step and MetaGrad arms of seeds 155/156).
+# The foresplat-metagrad preset then ran K=30 at 2.5x splatfacto's rates with 2 anchors; the flags below say so.
 set -euo pipefail
 START=r/base/foresplat/foresplat/run
 
@@ -16,13 +17,13 @@ arm() {  # arm NAME METHOD SEED LR LR_FINAL [flags]: a 15-minute fine-tune from 
 # gradient taking anchor K's place, with a low λ range (h6) or round 26's floor (h5). Three arms side by side.
 HYBRID="--pipeline.meta.mode ift --pipeline.meta.ift.first-order-anchors True --pipeline.meta.ift.cg-iterations 3
   --pipeline.meta.ift.hessian-views 2 --pipeline.meta.ift.diagonal-samples 1"
-arm h6v155 foresplat-metagrad 155 1.796e-4 9e-5 $HYBRID --pipeline.meta.ift.lambda-min 1e-6 --pipeline.meta.ift.lambda-max 1e-4 &
-arm h6v156 foresplat-metagrad 156 1.796e-4 9e-5 $HYBRID --pipeline.meta.ift.lambda-min 1e-6 --pipeline.meta.ift.lambda-max 1e-4 &
-arm h5v155 foresplat-metagrad 155 1.796e-4 9e-5 $HYBRID --pipeline.meta.ift.lambda-min 1e-5 &
+arm h6v155 foresplat-metagrad 155 1.796e-4 9e-5 $HYBRID --pipeline.meta.ift.lambda-min 1e-6 --pipeline.meta.ift.lambda-max 1e-4 --pipeline.meta.inner.lr-scale 2.5 --pipeline.meta.num-anchors 2 &
+arm h6v156 foresplat-metagrad 156 1.796e-4 9e-5 $HYBRID --pipeline.meta.ift.lambda-min 1e-6 --pipeline.meta.ift.lambda-max 1e-4 --pipeline.meta.inner.lr-scale 2.5 --pipeline.meta.num-anchors 2 &
+arm h5v155 foresplat-metagrad 155 1.796e-4 9e-5 $HYBRID --pipeline.meta.ift.lambda-min 1e-5 --pipeline.meta.inner.lr-scale 2.5 --pipeline.meta.num-anchors 2 &
 wait
 # A third seed: zero-step, MetaGrad (preset) and IFT as round 26 trained it (λ learned, floored at 1e-5), side by side.
 arm zs4v157 foresplat 157 5.986e-5 3e-5 &
-arm mg4v157 foresplat-metagrad 157 1.796e-4 9e-5 &
+arm mg4v157 foresplat-metagrad 157 1.796e-4 9e-5 --pipeline.meta.inner.lr-scale 2.5 --pipeline.meta.num-anchors 2 &
 arm ift5v157 foresplat 157 1.796e-4 9e-5 --pipeline.meta.mode ift --pipeline.meta.inner-steps 10 \
   --pipeline.meta.inner.lr-scale 5 --pipeline.meta.ift.cg-iterations 3 --pipeline.meta.ift.hessian-views 2 \
   --pipeline.meta.ift.diagonal-samples 1 --pipeline.meta.step0-weight 0.25 --pipeline.meta.ift.lambda-min 1e-5 &

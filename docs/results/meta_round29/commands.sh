@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Round 29 (README "Round 29"), repeated from the repository root with the venv active (source scripts/venv.sh),
 # after rounds 27-28's commands.sh (same scenes, same common start START, their zero-step, MetaGrad and IFT arms).
+# The foresplat-metagrad preset then ran K=30 at 2.5x splatfacto's rates with 2 anchors; the flags below say so.
 set -euo pipefail
 START=r/base/foresplat/foresplat/run
 
@@ -43,7 +44,7 @@ done
 HYBRID="--pipeline.meta.mode ift --pipeline.meta.ift.first-order-anchors True --pipeline.meta.ift.cg-iterations 3
   --pipeline.meta.ift.hessian-views 2 --pipeline.meta.ift.diagonal-samples 1 --pipeline.meta.ift.lambda-min 1e-5
   --pipeline.meta.ift.group-scales.log-scales 0.01 --pipeline.meta.ift.group-scales.quats 0.05"
-for S in 155 156 157; do arm hs5v$S foresplat-metagrad $S 1.796e-4 9e-5 $HYBRID & done
+for S in 155 156 157; do arm hs5v$S foresplat-metagrad $S 1.796e-4 9e-5 $HYBRID --pipeline.meta.inner.lr-scale 2.5 --pipeline.meta.num-anchors 2 & done
 wait
 for S in 155 156 157; do
   bench v4r29_hs5v$S hs5v$S "$(ls -d r/hs5v$S/foresplat/*/run)" --steps 0 10 25 50 100 200 250 300 400 500

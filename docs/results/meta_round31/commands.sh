@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Round 31 (README "Round 31"), repeated from the repository root with the venv active (source scripts/venv.sh),
 # after rounds 27-30's commands.sh (same scenes, same common start START, their zero-step, MetaGrad and IFT arms).
+# The foresplat-metagrad preset then ran K=30 at 2.5x splatfacto's rates with 2 anchors; the flags below say so.
 set -euo pipefail
 START=r/base/foresplat/foresplat/run
 R=docs/results/meta_round31
@@ -53,7 +54,7 @@ for S in 155 156 157; do bench "v4r31_fk$S" "fk$S" "r/fk$S/foresplat/foresplat/r
 wait
 
 # 4. MetaGrad as the foresplat-metagrad preset, its anchor at K only (no sampled anchor).
-for S in 155 156 157; do arm foresplat-metagrad "m1k$S" "$S" --pipeline.meta.num-anchors 1 & done
+for S in 155 156 157; do arm foresplat-metagrad "m1k$S" "$S" --pipeline.meta.num-anchors 1 --pipeline.meta.inner.lr-scale 2.5 & done
 wait
 for S in 155 156 157; do bench "v4r31_m1k$S" "m1k$S" "r/m1k$S/foresplat/foresplat-metagrad/run" --steps 0 25 100 250 500 & done
 wait

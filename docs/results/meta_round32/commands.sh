@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Round 32 (README "Round 32"), repeated from the repository root with the venv active (source scripts/venv.sh),
 # after rounds 27-31's commands.sh (same scenes, same common start START, their zero-step and MetaGrad arms).
+# The foresplat-metagrad preset then ran K=30 at 2.5x splatfacto's rates with 2 anchors; the flags below say so.
 set -euo pipefail
 START=r/base/foresplat/foresplat/run
 R=docs/results/meta_round32
@@ -25,7 +26,7 @@ arm() {  # arm MINUTES METHOD NAME SEED LR LR_FINAL [flags]: a fine-tune from ST
 #    preset with its anchor at K only (round 31's m1k) at MetaGrad's rate.
 for S in 155 156; do
   arm 40 foresplat "zs2x$S" "$S" 5.986e-5 3e-5 &
-  arm 40 foresplat-metagrad "m1k2x$S" "$S" 1.796e-4 9e-5 --pipeline.meta.num-anchors 1 &
+  arm 40 foresplat-metagrad "m1k2x$S" "$S" 1.796e-4 9e-5 --pipeline.meta.num-anchors 1 --pipeline.meta.inner.lr-scale 2.5 &
 done
 wait
 
@@ -39,7 +40,7 @@ wait
 
 # 3. A third pair at twice the budget (seed 157): two arms at once for 20 minutes, the same 20 core-minutes each.
 arm 20 foresplat zs2x157 157 5.986e-5 3e-5 &
-arm 20 foresplat-metagrad m1k2x157 157 1.796e-4 9e-5 --pipeline.meta.num-anchors 1 &
+arm 20 foresplat-metagrad m1k2x157 157 1.796e-4 9e-5 --pipeline.meta.num-anchors 1 --pipeline.meta.inner.lr-scale 2.5 &
 wait
 bench v4r32_zs2x157 zs2x157 r/zs2x157/foresplat/foresplat/run &
 bench v4r32_m1k2x157 m1k2x157 r/m1k2x157/foresplat/foresplat-metagrad/run &

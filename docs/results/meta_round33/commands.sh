@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Round 33 (README "Round 33"), repeated from the repository root with the venv active (source scripts/venv.sh),
 # after round 32's commands.sh (same scenes, same common start START, its twice-the-budget arms of seeds 155-157).
+# The foresplat-metagrad preset then ran K=30 at 2.5x splatfacto's rates with 2 anchors; the flags below say so.
 set -euo pipefail
 START=r/base/foresplat/foresplat/run
 R=docs/results/meta_round33
@@ -20,7 +21,7 @@ arm() {  # arm MINUTES METHOD NAME SEED LR LR_FINAL [flags]: a fine-tune from ST
     --pipeline.datamanager.num-context 4 --pipeline.datamanager.num-refine 0 "$@"
 }
 zs() { arm 40 foresplat "zs2x$1" "$1" 5.986e-5 3e-5; }
-mk() { arm 40 foresplat-metagrad "m1k2x$1" "$1" 1.796e-4 9e-5 --pipeline.meta.num-anchors 1; }
+mk() { arm 40 foresplat-metagrad "m1k2x$1" "$1" 1.796e-4 9e-5 --pipeline.meta.num-anchors 1 --pipeline.meta.inner.lr-scale 2.5; }
 
 # 1. Two more pairs at twice the budget (seeds 158/159): four arms at once for 40 minutes on two cores, 20
 #    core-minutes each, as round 32's seeds 155/156.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Round 34 (README "Round 34"), repeated from the repository root with the venv active (source scripts/venv.sh),
 # after rounds 32-33's commands.sh (same scenes, same common start START, their twice-the-budget arms).
+# The foresplat-metagrad preset then ran K=30 at 2.5x splatfacto's rates with 2 anchors; the flags below say so.
 set -euo pipefail
 START=r/base/foresplat/foresplat/run
 R=docs/results/meta_round34
@@ -24,7 +25,7 @@ arm() {  # arm MINUTES METHOD NAME SEED LR LR_FINAL [flags]: a fine-tune from ST
 #    the learning rate decaying over the budget as before.
 for S in 155 156; do
   arm 80 foresplat "zs4x$S" "$S" 5.986e-5 3e-5 &
-  arm 80 foresplat-metagrad "m1k4x$S" "$S" 1.796e-4 9e-5 --pipeline.meta.num-anchors 1 &
+  arm 80 foresplat-metagrad "m1k4x$S" "$S" 1.796e-4 9e-5 --pipeline.meta.num-anchors 1 --pipeline.meta.inner.lr-scale 2.5 &
 done
 wait
 
