@@ -55,6 +55,9 @@ class Signal:
     A learned λ comes from --run's confidence head as it is. Empty: --run's own settings."""
     fixed_lambda: Optional[float] = None
     """Give every IFT setting this fixed λ (before its group scales) instead of its own range."""
+    horizon: Optional[bool] = None
+    """Give every IFT setting this --pipeline.meta.ift.horizon (the K steps' own proximal weight in the solve)
+    instead of its own."""
     scenes: Optional[Path] = None
     """Folder of scenes whose train/ split batches are drawn from; default: the run's own --data."""
     num_scenes: int = 16
@@ -105,7 +108,8 @@ def signal_parts(net: nn.Module, config: MetaConfig, batch: SceneBatch, step: in
     weights = proximal_weights(prediction.confidence, config.ift)
     problem = proximal_problem(config, fixed, weights, nb, step, background)
     result = hypergradient(
-        problem.hessian, problem.outer_grad, weights, problem.theta_star, fixed.params(), config.ift, problem.diagonal
+        problem.hessian, problem.outer_grad, weights, problem.theta_star, fixed.params(), config.ift, problem.diagonal,
+        horizon=problem.horizon,
     )
     losses = {
         "step-0 anchor": surrogate_loss(theta0, anchor0),
@@ -124,8 +128,8 @@ def _median(values: List[float]) -> str:
     return f"{statistics.median(values):.3g}"
 
 
-def _settings(spec: str, fixed_lambda: Optional[float] = None) -> Tuple[str, MetaConfig]:
-    """`NAME=RUN` or `RUN`: the meta-training settings of a MetaGrad or IFT run (IFT's λ fixed if given)."""
+def _settings(spec: str, fixed_lambda: Optional[float] = None, horizon: Optional[bool] = None) -> Tuple[str, MetaConfig]:
+    """`NAME=RUN` or `RUN`: the meta-training settings of a MetaGrad or IFT run (IFT's λ and horizon as given)."""
     name, path = spec.split("=", 1) if "=" in spec else (spec, spec)
     try:
         run = _run_config(resolve_checkpoint(Path(path)))
@@ -140,6 +144,8 @@ def _settings(spec: str, fixed_lambda: Optional[float] = None) -> Tuple[str, Met
         raise SystemExit(f"meta_signal: {path} was trained with IFT's first-order anchors, which are not split into parts")
     if fixed_lambda is not None and config.mode == "ift":
         config = replace(config, ift=replace(config.ift, lambda_min=fixed_lambda, lambda_max=fixed_lambda))
+    if horizon is not None and config.mode == "ift":
+        config = replace(config, ift=replace(config.ift, horizon=horizon))
     return name, config
 
 
@@ -148,7 +154,8 @@ def _describe(name: str, config: MetaConfig, residuals: List[float]) -> str:
     if config.mode == "ift":
         text += (f", {config.ift.cg_iterations} CG iterations (median relative residual {_median(residuals)}), "
                  f"λ in [{config.ift.lambda_min:g}, {config.ift.lambda_max:g}] times the group scales "
-                 + ", ".join(f"{k} {v:.3g}" for k, v in config.ift.group_scales.items()))
+                 + ", ".join(f"{k} {v:.3g}" for k, v in config.ift.group_scales.items())
+                 + (", with the K steps' horizon weight" if config.ift.horizon else ""))
     else:
         text += f", {config.num_anchors} anchors ({config.anchor_sampling})"
     return text + f", inner learning rates x{config.inner.lr_scale:g}"
@@ -166,7 +173,7 @@ def main(cmd: Signal) -> None:
         net, _, _, resolution = load_initializer(cmd.run)
     except CheckpointError as error:
         raise SystemExit(f"meta_signal: {error}") from None
-    settings = dict(_settings(spec, cmd.fixed_lambda) for spec in (cmd.settings or [str(cmd.run)]))
+    settings = dict(_settings(spec, cmd.fixed_lambda, cmd.horizon) for spec in (cmd.settings or [str(cmd.run)]))
     dm = run.pipeline.datamanager
     root = cmd.scenes if cmd.scenes is not None else (Path(dm.data) if dm.data is not None else builtin_scenes())
     entries = find_scenes(root, "train")[: cmd.num_scenes]

@@ -47,6 +47,99 @@ def test_quadratic_inner_problem_matches_closed_form():
     assert torch.allclose(result.lambdas["sh_dc"], expected_lambda[1], rtol=1e-9, atol=1e-11)
 
 
+def _quadratic(n=10, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    q = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=F64)).Q
+    h = q @ torch.diag(torch.logspace(-2, 1, n, dtype=F64)) @ q.T
+    b, t, theta0 = (torch.randn(n, generator=g, dtype=F64) for _ in range(3))
+    return g, h, b, t, theta0
+
+
+def test_horizon_joins_lambda_in_the_closed_form():
+    """With Λ_K, θ* = (H + Λ + Λ_K)⁻¹(b + (Λ + Λ_K)θ0): ∂L/∂θ0 and ∂L/∂λ by autograd through a dense solve."""
+    g, h, b, t, theta0 = _quadratic(seed=4)
+    theta0.requires_grad_(True)
+    lam = {"means": 0.01 + 0.1 * torch.rand(5, 1, generator=g, dtype=F64)}
+    lam_leaf = lam["means"].clone().requires_grad_(True)
+    horizon = {"means": 0.5 * torch.rand(5, 2, generator=g, dtype=F64)}
+    held = (lam_leaf.expand(5, 2) + horizon["means"]).reshape(-1)
+    theta_star = torch.linalg.solve(h + torch.diag(held), b + held * theta0)
+    outer = 0.5 * ((theta_star - t) ** 2).sum()
+    expected_theta0, expected_lambda = torch.autograd.grad(outer, [theta0, lam_leaf])
+
+    split = lambda x: {"means": x.reshape(5, 2)}  # noqa: E731
+    star = theta_star.detach()
+    config = IFTConfig(cg_iterations=200, cg_rtol=1e-13, damping=0.0)
+    result = hypergradient(
+        lambda v: split(h @ v["means"].reshape(-1)), split(star - t), lam, split(star), split(theta0.detach()),
+        config, horizon=horizon,
+    )
+    assert result.info.converged
+    assert torch.allclose(result.theta0["means"].reshape(-1), expected_theta0, rtol=1e-9, atol=1e-11)
+    assert torch.allclose(result.lambdas["means"], expected_lambda, rtol=1e-9, atol=1e-11)
+
+
+def test_horizon_approximates_the_unrolled_refinement():
+    """K preconditioned descent steps from θ0 (Adam with its second moment frozen: step lr/√v) on a quadratic,
+    differentiated by unrolling, against the implicit gradient with Λ_K = √v/(K·lr) and without it (Λ small)."""
+    g, h, b, t, theta0 = _quadratic(seed=5)
+    k, lr = 30, 0.02
+    root_v = 0.5 + torch.rand(10, generator=g, dtype=F64)  # √v per parameter: steps lr/√v in [0.013, 0.04]
+    step = lr / root_v
+    lam = torch.full((10,), 1e-4, dtype=F64)  # a weak proximal term, as the learned λ is
+
+    leaf = theta0.clone().requires_grad_(True)
+    theta = leaf
+    for _ in range(k):
+        theta = theta - step * (h @ theta - b + lam * (theta - leaf))
+    (unrolled,) = torch.autograd.grad(0.5 * ((theta - t) ** 2).sum(), leaf)
+    star = theta.detach()
+
+    def implicit(horizon):
+        split = lambda x: {"means": x.reshape(5, 2)}  # noqa: E731
+        config = IFTConfig(cg_iterations=200, cg_rtol=1e-13, damping=0.0)
+        result = hypergradient(
+            lambda v: split(h @ v["means"].reshape(-1)), split(star - t), {"means": lam[::2].reshape(5, 1)},
+            split(star), split(theta0), config, horizon=None if horizon is None else split(horizon),
+        )
+        return result.theta0["means"].reshape(-1)
+
+    def error(x):
+        return float((x - unrolled).norm() / unrolled.norm())
+
+    with_horizon, without = implicit(root_v / (k * lr)), implicit(None)
+    assert error(with_horizon) < 0.15, error(with_horizon)
+    assert error(without) > 0.9, error(without)  # the converged solve hands back almost nothing
+    assert torch.nn.functional.cosine_similarity(with_horizon, unrolled, dim=0) > 0.99
+
+
+def test_inner_loop_horizon_weights_follow_adams_moments():
+    """Zero before a step; after t steps √v̂/(t·lr) with v̂ Adam's bias-corrected second moment and lr the
+    group's current (scheduled) rate."""
+    g = torch.Generator().manual_seed(6)
+    n = 5
+    quats = torch.randn(n, 4, generator=g)
+    start = Gaussians(
+        means=torch.randn(n, 3, generator=g) * 0.25, log_scales=torch.full((n, 3), -1.8),
+        quats=quats / quats.norm(dim=-1, keepdim=True), logit_opacities=torch.zeros(n, 1),
+        sh_dc=torch.randn(n, 3, generator=g), sh_rest=torch.zeros(n, 15, 3),
+    )
+    c2w = torch.eye(4)[:3][None].repeat(2, 1, 1)
+    c2w[:, 2, 3] = 2.0
+    cameras = Cameras(camera_to_worlds=c2w, fx=10.0, fy=10.0, cx=5.0, cy=5.0, width=10, height=10)
+    loop = InnerLoop(InnerLoopConfig(background="black", lr_scale=3.0), start, torch.rand(2, 10, 10, 3, generator=g), cameras)
+    assert all(torch.count_nonzero(w) == 0 for w in loop.horizon_weights().values())
+    loop.run(4)
+    for name in KEYS:
+        key = SPLATFACTO_KEYS[name]
+        state = loop.optimizers[key].state[loop.params[key]]
+        lr = loop.optimizers[key].param_groups[0]["lr"]
+        expected = (state["exp_avg_sq"] / (1 - 0.999**4)).sqrt() / (4 * lr)
+        assert torch.allclose(loop.horizon_weights()[name], expected)
+        assert float(loop.horizon_weights()[name].max()) > 0
+    assert loop.optimizers["means"].param_groups[0]["lr"] < 3.0 * SPLATFACTO_LRS["means"]  # scheduled
+
+
 KEYS = ["means", "log_scales", "logit_opacities", "sh_dc"]
 
 

@@ -75,6 +75,12 @@ class IFTConfig:
     diagonal_samples: int = 4
     """Random-sign samples of diag(JᵀJ) for the Jacobi preconditioner, one backward pass each (Hutchinson
     samples in 'exact' mode); 0 preconditions by Λ only."""
+    horizon: bool = False
+    """Beyond Diff3R: treat the K inner steps as the truncated refinement they are. K Adam steps move a parameter
+    about K·lr at most, which holds it as a proximal term of weight √v̂/(K·lr) would (v̂: Adam's second moment at
+    step K); that weight joins Λ in the solve and in ∂L/∂θ0 = (Λ + Λ_K) u. Without it the solve treats θ* as
+    converged, and Λ(H + Λ)⁻¹ passes little of the target gradient where the proximal term is weak. Refinement is
+    unchanged (the proximal term keeps Λ alone)."""
     first_order_anchors: bool = False
     """Beyond Diff3R: also send back MetaGrad's first-order target-view gradients at anchor states of the proximal
     inner trajectory before step K, drawn as MetaGrad draws them (--pipeline.meta.num-anchors, anchor-sampling,
@@ -155,8 +161,11 @@ def hypergradient(
     config: IFTConfig,
     diagonal: Optional[TensorDict] = None,
     callback: Optional[Callable[[int, TensorDict, float], None]] = None,
+    horizon: Optional[TensorDict] = None,
 ) -> Hypergradient:
     """Solve (H + Λ) u = ∇L_out(θ*) by PCG; return Λu and −u ⊙ (θ* − θ0) summed per Gaussian and group.
+
+    With `horizon` (Λ_K, shaped like θ) Λ + Λ_K stands for Λ in the solve and in Λu; ∂L/∂λ keeps its form.
 
     Args:
         hessian: v -> H v at θ*.
@@ -167,9 +176,11 @@ def hypergradient(
         config: Solver settings.
         diagonal: An estimate of diag(H) for the Jacobi preconditioner; None: Λ only.
         callback: Passed to `solve_cg`: (iteration, u, relative residual) after every iteration.
+        horizon: The truncated refinement's own proximal weight Λ_K per parameter (`InnerLoop.horizon_weights`).
     """
     begin = time.perf_counter()
-    lam = {k: expand(weights[k].detach(), outer_grad[k]) + config.damping for k in outer_grad}
+    held = effective_weights(weights, outer_grad, horizon)
+    lam = {k: held[k] + config.damping for k in outer_grad}
     def matvec(v: TensorDict) -> TensorDict:
         hv = hessian(v)
         return {k: hv[k] + lam[k] * v[k] for k in v}
@@ -178,15 +189,31 @@ def hypergradient(
     u, info = solve_cg(
         matvec, outer_grad, jacobi(diag), maxiter=config.cg_iterations, rtol=config.cg_rtol, callback=callback
     )
-    d_theta0, d_lambda = implicit_gradients(u, weights, theta_star, theta0)
+    d_theta0, d_lambda = implicit_gradients(u, weights, theta_star, theta0, horizon)
     return Hypergradient(d_theta0, d_lambda, info, time.perf_counter() - begin)
 
 
+def effective_weights(weights: TensorDict, like: TensorDict, horizon: Optional[TensorDict] = None) -> TensorDict:
+    """Λ (detached, [N, 1] per group) broadcast to each parameter of `like`, plus Λ_K where given."""
+    held = {k: expand(weights[k].detach(), like[k]) for k in like}
+    if horizon is None:
+        return held
+    return {k: held[k] + horizon[k] for k in like}
+
+
 def implicit_gradients(
-    u: TensorDict, weights: TensorDict, theta_star: TensorDict, theta0: TensorDict
+    u: TensorDict,
+    weights: TensorDict,
+    theta_star: TensorDict,
+    theta0: TensorDict,
+    horizon: Optional[TensorDict] = None,
 ) -> Tuple[TensorDict, TensorDict]:
-    """Λu and −u ⊙ (θ* − θ0) summed per Gaussian and group, from a solution u of (H + Λ) u = ∇L_out(θ*)."""
-    d_theta0 = {k: expand(weights[k].detach(), u[k]) * u[k] for k in u}
+    """Λu and −u ⊙ (θ* − θ0) summed per Gaussian and group, from a solution u of (H + Λ) u = ∇L_out(θ*).
+
+    With `horizon` the first is (Λ + Λ_K) u, u solving (H + Λ + Λ_K) u = ∇L_out(θ*).
+    """
+    held = effective_weights(weights, u, horizon)
+    d_theta0 = {k: held[k] * u[k] for k in u}
     d_lambda = {
         k: -(u[k] * (theta_star[k] - theta0[k])).reshape(u[k].shape[0], -1).sum(-1, keepdim=True) for k in u
     }

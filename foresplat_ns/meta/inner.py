@@ -149,6 +149,26 @@ class InnerLoop:
             )
         return float(loss.detach())
 
+    def horizon_weights(self) -> Dict[str, Tensor]:
+        """The proximal weight these steps act as, per parameter (`Gaussians` names): √v̂ / (t · lr).
+
+        t Adam steps move a parameter by about t·lr at most, as far as a proximal term ½ w (θ − θ_start)² of this
+        weight lets a gradient of Adam's typical size √v̂ (its bias-corrected second moment) pull it. Zero before
+        the first step and where a parameter never had a gradient.
+        """
+        weights = {}
+        for name, key in SPLATFACTO_KEYS.items():
+            param, optimizer = self.params[key], self.optimizers[key]
+            state = optimizer.state.get(param, {})
+            if not state:
+                weights[name] = torch.zeros_like(param.detach())
+                continue
+            steps = float(state["step"])
+            beta2 = optimizer.param_groups[0]["betas"][1]
+            second = state["exp_avg_sq"] / (1.0 - beta2**steps)
+            weights[name] = second.sqrt() / (steps * optimizer.param_groups[0]["lr"])
+        return weights
+
     def run(self, steps: int) -> None:
         """Run `steps` refinement steps."""
         for _ in range(steps):

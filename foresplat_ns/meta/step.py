@@ -233,6 +233,8 @@ class ProximalProblem:
     inner_seconds: float
     trajectory_grads: Dict[int, Dict[str, Tensor]] = field(default_factory=dict)
     """∇L_out(θ_s) on the target views at the requested inner steps s < K (first-order anchors)."""
+    horizon: Optional[Dict[str, Tensor]] = None
+    """The K steps' own proximal weight Λ_K (with `ift.horizon`), shaped like θ."""
 
 
 def proximal_problem(
@@ -264,7 +266,8 @@ def proximal_problem(
     theta_star = refined.params()
     residual = squared_error_residual(*subset_views(images, cameras, config.ift.hessian_views, seed=seed), background)
     hessian, diagonal = hessian_operator(residual, theta_star, config.ift, seed=seed)
-    return ProximalProblem(theta_star, outer, metrics, hessian, diagonal, inner_seconds, trajectory)
+    horizon = loop.horizon_weights() if config.ift.horizon else None
+    return ProximalProblem(theta_star, outer, metrics, hessian, diagonal, inner_seconds, trajectory, horizon)
 
 
 def ift(
@@ -289,7 +292,14 @@ def ift(
     begin = time.perf_counter()
     problem = proximal_problem(config, theta0, weights, batch, step, background, trajectory_steps)
     result = hypergradient(
-        problem.hessian, problem.outer_grad, weights, problem.theta_star, theta0.params(), config.ift, problem.diagonal
+        problem.hessian,
+        problem.outer_grad,
+        weights,
+        problem.theta_star,
+        theta0.params(),
+        config.ift,
+        problem.diagonal,
+        horizon=problem.horizon,
     )
     ift_seconds = time.perf_counter() - begin - problem.inner_seconds
     inner_seconds, m = problem.inner_seconds, problem.target_metrics
@@ -303,7 +313,11 @@ def ift(
         "inner_seconds": torch.tensor(inner_seconds),
         "ift_seconds": torch.tensor(ift_seconds),
         "lambda_mean": torch.exp(torch.log(weights["means"].detach()).mean()),
+        "implicit_passed_means": passed_fraction(d_theta0["means"], problem.outer_grad["means"]),
+        "implicit_passed_sh_dc": passed_fraction(d_theta0["sh_dc"], problem.outer_grad["sh_dc"]),
     }
+    if problem.horizon is not None:
+        metrics["horizon_means_median"] = problem.horizon["means"].median()
     share = anchors.get(k, 0.0)
     d_theta0 = {name: share * g for name, g in d_theta0.items()}
     d_lambda = {name: share * g for name, g in d_lambda.items()}
@@ -315,6 +329,11 @@ def ift(
         metrics["target_psnr_step0"] = m0["target_psnr"]
     metrics["num_anchors"] = torch.tensor(float(len(anchors)))
     return d_theta0, d_lambda, metrics
+
+
+def passed_fraction(d_theta0: Tensor, outer_grad: Tensor) -> Tensor:
+    """||∂L/∂θ0|| / ||∇L_out(θ*)|| of one group: how much of the target gradient at θ* reaches the prediction."""
+    return d_theta0.detach().norm() / outer_grad.detach().norm().clamp_min(1e-30)
 
 
 def subset_views(images: Tensor, cameras: Cameras, count: Optional[int], seed: int) -> Tuple[Tensor, Cameras]:
