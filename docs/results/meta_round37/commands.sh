@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Round 37 (README "Round 37"), repeated from the repository root with the venv active (source scripts/venv.sh).
-# A new machine: the scenes and the common start are made again as round 27's commands.sh made them (same
-# commands; the start is a new network, so no earlier round's networks or benchmarks are compared with this one's).
+# The scenes and the common start are made again with round 27's commands (its start was not kept): the start is a new
+# network, so no earlier round's networks or benchmarks are compared with this one's.
 set -euo pipefail
 R=docs/results/meta_round37
 
