@@ -61,3 +61,13 @@ done
 B="bench/v4r37_hz155:hz155=h155 bench/v4r37_hz156:hz156=h156 bench/v4r37_zs2x155:zs2x155=z155 bench/v4r37_zs2x156:zs2x156=z156"
 foresplat-compare --results $B --pairs z155:h155 z156:h156 --out $R/horizon > $R/horizon.txt
 foresplat-compare --results $B --pairs z155:h155 z156:h156 --key ssim > $R/horizon_ssim.txt
+
+# 5. The IFT networks refined without their proximal term, to 500 steps, two at once.
+for S in 155 156; do
+  foresplat-bench --scenes heldout16 --num-context 4 --threads 1 --out "bench/v4r37_hz${S}_noprox" \
+    --starts "hz$S=r/hz$S/foresplat/foresplat-metagrad/run" --no-proximal --steps 0 25 100 250 500 &
+done
+wait
+B="$B bench/v4r37_hz155_noprox:hz155=n155 bench/v4r37_hz156_noprox:hz156=n156"
+foresplat-compare --results $B --pairs z155:n155 z156:n156 > $R/no_proximal.txt
+foresplat-compare --results $B --pairs h155:n155 h156:n156 > $R/no_proximal_vs_proximal.txt
