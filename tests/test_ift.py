@@ -113,11 +113,9 @@ def test_horizon_approximates_the_unrolled_refinement():
     assert torch.nn.functional.cosine_similarity(with_horizon, unrolled, dim=0) > 0.99
 
 
-def test_inner_loop_horizon_weights_follow_adams_moments():
-    """Zero before a step; after t steps √v̂/(t·lr) with v̂ Adam's bias-corrected second moment and lr the
-    group's current (scheduled) rate."""
-    g = torch.Generator().manual_seed(6)
-    n = 5
+def _small_refinement(seed: int, n: int):
+    """n float32 Gaussians, two 10x10 cameras and two random images: a start for a few inner-loop steps."""
+    g = torch.Generator().manual_seed(seed)
     quats = torch.randn(n, 4, generator=g)
     start = Gaussians(
         means=torch.randn(n, 3, generator=g) * 0.25, log_scales=torch.full((n, 3), -1.8),
@@ -126,8 +124,16 @@ def test_inner_loop_horizon_weights_follow_adams_moments():
     )
     c2w = torch.eye(4)[:3][None].repeat(2, 1, 1)
     c2w[:, 2, 3] = 2.0
+    c2w[1, 0, 3] = 0.3
     cameras = Cameras(camera_to_worlds=c2w, fx=10.0, fy=10.0, cx=5.0, cy=5.0, width=10, height=10)
-    loop = InnerLoop(InnerLoopConfig(background="black", lr_scale=3.0), start, torch.rand(2, 10, 10, 3, generator=g), cameras)
+    return start, torch.rand(2, 10, 10, 3, generator=g), cameras
+
+
+def test_inner_loop_horizon_weights_follow_adams_moments():
+    """Zero before a step; after t steps √v̂/(t·lr) with v̂ Adam's bias-corrected second moment and lr the
+    group's current (scheduled) rate."""
+    start, images, cameras = _small_refinement(seed=6, n=5)
+    loop = InnerLoop(InnerLoopConfig(background="black", lr_scale=3.0), start, images, cameras)
     assert all(torch.count_nonzero(w) == 0 for w in loop.horizon_weights().values())
     loop.run(4)
     for name in KEYS:
@@ -301,19 +307,8 @@ def test_equal_lambda_bounds_fix_lambda():
 
 def test_inner_loop_proximal_term():
     """λ = 0 is the plain refinement; a huge λ keeps every parameter within Adam's step of the start."""
-    g = torch.Generator().manual_seed(3)
     n = 6
-    quats = torch.randn(n, 4, generator=g)
-    start = Gaussians(
-        means=torch.randn(n, 3, generator=g) * 0.25, log_scales=torch.full((n, 3), -1.8),
-        quats=quats / quats.norm(dim=-1, keepdim=True), logit_opacities=torch.zeros(n, 1),
-        sh_dc=torch.randn(n, 3, generator=g), sh_rest=torch.zeros(n, 15, 3),
-    )
-    c2w = torch.eye(4)[:3][None].repeat(2, 1, 1)
-    c2w[:, 2, 3] = 2.0
-    c2w[1, 0, 3] = 0.3
-    cameras = Cameras(camera_to_worlds=c2w, fx=10.0, fy=10.0, cx=5.0, cy=5.0, width=10, height=10)
-    images = torch.rand(2, 10, 10, 3, generator=g)
+    start, images, cameras = _small_refinement(seed=3, n=n)
 
     def refine(weight):
         proximal = None if weight is None else {k: torch.full((n, 1), weight) for k in start.params()}
