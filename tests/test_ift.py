@@ -55,11 +55,15 @@ def _quadratic(n=10, seed=0):
     return g, h, b, t, theta0
 
 
-def test_horizon_joins_lambda_in_the_closed_form():
-    """With Λ_K, θ* = (H + Λ + Λ_K)⁻¹(b + (Λ + Λ_K)θ0): ∂L/∂θ0 and ∂L/∂λ by autograd through a dense solve."""
+@pytest.mark.parametrize("group_scale", [1.0, 0.0])
+def test_horizon_joins_lambda_in_the_closed_form(group_scale):
+    """With Λ_K, θ* = (H + Λ + Λ_K)⁻¹(b + (Λ + Λ_K)θ0): ∂L/∂θ0 and ∂L/∂λ by autograd through a dense solve.
+
+    A group scale of 0 (no proximal term on the group) leaves Λ_K alone to hold the solve.
+    """
     g, h, b, t, theta0 = _quadratic(seed=4)
     theta0.requires_grad_(True)
-    lam = {"means": 0.01 + 0.1 * torch.rand(5, 1, generator=g, dtype=F64)}
+    lam = {"means": group_scale * (0.01 + 0.1 * torch.rand(5, 1, generator=g, dtype=F64))}
     lam_leaf = lam["means"].clone().requires_grad_(True)
     horizon = {"means": 0.5 * torch.rand(5, 2, generator=g, dtype=F64)}
     held = (lam_leaf.expand(5, 2) + horizon["means"]).reshape(-1)

@@ -313,6 +313,7 @@ def ift(
         "inner_seconds": torch.tensor(inner_seconds),
         "ift_seconds": torch.tensor(ift_seconds),
         "lambda_mean": torch.exp(torch.log(weights["means"].detach()).mean()),
+        "lambda_sh_dc": torch.exp(torch.log(weights["sh_dc"].detach()).mean()),
         "implicit_passed_means": passed_fraction(d_theta0["means"], problem.outer_grad["means"]),
         "implicit_passed_sh_dc": passed_fraction(d_theta0["sh_dc"], problem.outer_grad["sh_dc"]),
     }
