@@ -69,3 +69,13 @@ wait
 B="$B bench/v4r38_zs2x155_colourterm:zs2x155=t155 bench/v4r38_zs2x156_colourterm:zs2x156=t156"
 foresplat-compare --results $B --pairs t155:c155 t156:c156 > $R/colours_vs_zero_step_with_term.txt
 foresplat-compare --results $B --pairs z155:t155 z156:t156 > $R/zero_step_term.txt
+
+# 5. The IFT networks refined without their term, two at once, to 500 steps.
+for S in 155 156; do
+  foresplat-bench --scenes heldout16 --num-context 4 --threads 1 --out "bench/v4r38_hzc${S}_noprox" \
+    --starts "hzc$S=r/hzc$S/foresplat/foresplat-metagrad/run" --no-proximal --steps 0 25 100 250 500 &
+done
+wait
+B="$B bench/v4r38_hzc155_noprox:hzc155=n155 bench/v4r38_hzc156_noprox:hzc156=n156"
+foresplat-compare --results $B --pairs n155:c155 n156:c156 > $R/colour_term_on_ift.txt
+foresplat-compare --results $B --pairs z155:n155 z156:n156 > $R/no_term.txt
