@@ -267,6 +267,12 @@ def test_ift_run_trains_and_its_refinement_keeps_the_proximal_term(scenes, tmp_p
         model.gauss_params["means"] += 0.01
     expected = 0.5 * float(weights["means"].sum()) * 3 * 0.01**2
     assert float(losses()["proximal_loss"]) == pytest.approx(expected, rel=1e-3)
+    # --pipeline.model.initializer-proximal-hold 2: full λ for trainer steps 0 and 1, then λ · 2 / (step + 1).
+    model.config.initializer_proximal_hold = 2
+    for step, factor in ((1, 1.0), (7, 0.25)):
+        model.step = step
+        assert float(losses()["proximal_loss"]) == pytest.approx(factor * expected, rel=1e-3), step
+    model.config.initializer_proximal_hold = None
 
     # --pipeline.model.initializer-proximal False: the same start, splatfacto's loss alone.
     refine.pipeline.model.initializer_proximal = False
@@ -289,6 +295,11 @@ def test_ift_run_trains_and_its_refinement_keeps_the_proximal_term(scenes, tmp_p
     refine.pipeline.model.initializer_proximal_groups = ("colours",)
     with pytest.raises(SystemExit, match="unknown parameter group"):
         refine.pipeline.setup(device="cpu", test_mode="val")
+    refine.pipeline.model.initializer_proximal_groups = None
+    refine.pipeline.model.initializer_proximal_hold = 0
+    with pytest.raises(SystemExit, match="proximal-hold must be at least 1"):
+        refine.pipeline.setup(device="cpu", test_mode="val")
+    refine.pipeline.model.initializer_proximal_hold = None
 
     # foresplat-bench refines with the term by default; --no-proximal refines as plain splatfacto.
     import json
@@ -296,14 +307,16 @@ def test_ift_run_trains_and_its_refinement_keeps_the_proximal_term(scenes, tmp_p
     from foresplat_ns.benchmark.cli import BenchCommand, run
 
     psnr_at = {}
-    for proximal in (True, False):
-        out = tmp_path / f"bench-{proximal}"
+    for proximal, hold in ((True, None), (False, None), (True, 1)):
+        out = tmp_path / f"bench-{proximal}-{hold}"
         run(BenchCommand(scenes=scenes, out=out, starts=[f"ift={run_dir}"], steps=[0, 5], resolution=32, num_context=3,
-                         num_target=2, lr_scale=20.0, proximal=proximal, save_renders=False, threads=1))
+                         num_target=2, lr_scale=20.0, proximal=proximal, proximal_hold=hold, save_renders=False, threads=1))
         records = json.loads((out / "results.json").read_text())["records"]
-        psnr_at[proximal] = {r["step"]: r["psnr"] for r in records}
-    assert psnr_at[True][0] == psnr_at[False][0]  # the same prediction
-    assert psnr_at[True][5] != psnr_at[False][5]
+        psnr_at[proximal, hold] = {r["step"]: r["psnr"] for r in records}
+    assert psnr_at[True, None][0] == psnr_at[False, None][0] == psnr_at[True, 1][0]  # the same prediction
+    assert psnr_at[True, None][5] != psnr_at[False, None][5]
+    assert psnr_at[True, 1][5] not in (psnr_at[True, None][5], psnr_at[False, None][5])  # λ falls after step 1
+    assert "held for 1 steps, then falling as 1/step" in (out / "table.md").read_text()
 
 
 def _preview_confidence(pipeline):

@@ -330,6 +330,30 @@ def test_inner_loop_proximal_term():
         assert moved > 5 * lr and held <= 2.5 * lr, (name, moved / lr, held / lr)
 
 
+def test_proximal_hold_scales_lambda_by_hold_over_step():
+    """With a hold of h, step t refines with λ · min(1, h / t): the same as a loop whose λ is set by hand before
+    each step; a hold past the last step changes nothing, a short one changes the result."""
+    n, hold, steps = 6, 3, 12
+    start, images, cameras = _small_refinement(seed=4, n=n)
+    base = {k: torch.full((n, 1), 50.0) for k in start.params()}
+
+    def loop(hold_steps):
+        config = InnerLoopConfig(background="black", proximal_hold=hold_steps)
+        return InnerLoop(config, start, images, cameras, seed=0, proximal=base)
+
+    held, late, full, by_hand = loop(hold), loop(steps), loop(None), loop(None)
+    for t in range(1, steps + 1):
+        factor = 1.0 if t <= hold else hold / t
+        by_hand.proximal = {SPLATFACTO_KEYS[k]: w * factor for k, w in base.items()}
+        by_hand.step()
+    held.run(steps), late.run(steps), full.run(steps)
+    for name in start.params():
+        assert torch.allclose(getattr(held.gaussians(), name), getattr(by_hand.gaussians(), name), rtol=1e-6, atol=1e-7), name
+        assert torch.equal(getattr(late.gaussians(), name), getattr(full.gaussians(), name)), name
+    moved = {name: float((getattr(held.gaussians(), name) - getattr(full.gaussians(), name)).abs().max()) for name in start.params()}
+    assert moved["means"] > 1e-5 and moved["sh_dc"] > 1e-5, moved
+
+
 def test_hessian_view_subset_keeps_images_with_their_cameras():
     from foresplat_ns.meta.step import subset_views
 

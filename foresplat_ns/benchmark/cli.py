@@ -73,6 +73,10 @@ class BenchCommand:
     IFT: λ this value, s_g IFT's default scale of each group (`--pipeline.meta.ift.group-scales`), θ0 the start; a
     learned λ is replaced. With --proximal-groups on those groups only. Tells whether a term helps any start. None:
     only IFT-trained starts keep their own term."""
+    proximal_hold: Optional[int] = None
+    """Refinement steps for which a start's proximal term keeps its full λ; at a later step t it is λ · hold / t,
+    falling as the pull of t Adam steps does. The K inner steps an IFT network was trained with keep the term it
+    learned; the refinement beyond them is left as free as the term was then. None: the full λ at every step."""
     num_random: int = 10000
     """Gaussians of the random start."""
     reference: Optional[str] = None
@@ -104,7 +108,7 @@ def run(cmd: BenchCommand) -> str:
     config = BenchConfig(
         steps=sorted(set(cmd.steps)), num_context=cmd.num_context, num_target=cmd.num_target, seed=cmd.seed,
         holdout_every=cmd.holdout_every,
-        inner=InnerLoopConfig(lr_scale=cmd.lr_scale, densify=cmd.densify),
+        inner=InnerLoopConfig(lr_scale=cmd.lr_scale, densify=cmd.densify, proximal_hold=cmd.proximal_hold),
     )
     reference = cmd.reference or ("zero-step" if "zero-step" in [s.name for s in starts] else starts[0].name)
     records, begin = [], time.perf_counter()
@@ -166,6 +170,8 @@ def protocol(cmd: BenchCommand) -> str:
         term = f", a fixed proximal term (λ {cmd.proximal_lambda:g} times the group scales) for every start"
     if cmd.proximal and cmd.proximal_groups is not None:
         term += f", proximal term on {', '.join(cmd.proximal_groups) or 'no group'} only"
+    if cmd.proximal and cmd.proximal_hold is not None:
+        term += f", the term's λ held for {cmd.proximal_hold} steps, then falling as 1/step"
     return (
         f"Protocol: {scenes}{split}; {seen}; {cmd.resolution} px; refinement with splatfacto's optimiser "
         f"(learning rates x{cmd.lr_scale:g}), densification {'on' if cmd.densify else 'off'}"
@@ -187,6 +193,8 @@ def _saver(folder: Path, targets: torch.Tensor):
 def entrypoint() -> None:
     """Console entry point."""
     cmd = tyro.cli(BenchCommand)
+    if cmd.proximal_hold is not None and cmd.proximal_hold < 1:
+        raise SystemExit("foresplat-bench: --proximal-hold must be at least 1 (the steps that keep the full λ)")
     if cmd.holdout_every is not None and cmd.holdout_every < 2:
         raise SystemExit("foresplat-bench: --holdout-every must be at least 2 (every n-th view is a target, the rest context)")
     if cmd.network_views is not None and cmd.network_views < 1:

@@ -22,7 +22,7 @@ from nerfstudio.cameras.cameras import Cameras
 
 from foresplat_ns.gaussians import SPLATFACTO_KEYS, Gaussians
 from foresplat_ns.meta.losses import photometric_loss
-from foresplat_ns.meta.proximal import proximal_penalty
+from foresplat_ns.meta.proximal import hold_scale, proximal_penalty
 from foresplat_ns.rendering.views import render_views
 
 # Splatfacto's per-group Adam learning rates (nerfstudio 1.1.5 method config), eps 1e-15.
@@ -52,6 +52,9 @@ class InnerLoopConfig:
     """Background while refining; splatfacto's default is random."""
     sh_schedule: Literal["splatfacto", "full"] = "full"
     """'splatfacto' raises the SH degree by one every 1000 steps from 0; 'full' uses every band given."""
+    proximal_hold: Optional[int] = None
+    """Steps for which a proximal term keeps its full λ; at a later step t it is λ · hold / t, falling as the pull
+    of t Adam steps does (IFT's horizon weight). None: the full λ at every step."""
 
 
 def _schedule_lr(step: int) -> float:
@@ -135,7 +138,8 @@ class InnerLoop:
             if len(self.params["means"]) != len(self.anchor["means"]):
                 self.proximal = None  # densification changed the topology: no anchor to be near
             else:
-                loss = loss + proximal_penalty(self.params, self.anchor, self.proximal)
+                scale = hold_scale(self.step_count + 1, self.config.proximal_hold)
+                loss = loss + scale * proximal_penalty(self.params, self.anchor, self.proximal)
         loss.backward()
         for optimizer in self.optimizers.values():
             optimizer.step()

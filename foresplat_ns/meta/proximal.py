@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import TYPE_CHECKING, Dict, Sequence
+from typing import TYPE_CHECKING, Dict, Optional, Sequence
 
 import torch
 from jaxtyping import Float
@@ -36,6 +36,17 @@ def expand(weight: Tensor, like: Tensor) -> Tensor:
 def proximal_penalty(params: TensorDict, anchor: TensorDict, weights: TensorDict) -> Tensor:
     """½ Σ λ (θ − θ0)² over the groups in `weights`."""
     return 0.5 * sum((expand(weights[k], params[k]) * (params[k] - anchor[k]) ** 2).sum() for k in weights)
+
+
+def hold_scale(step: int, hold: Optional[int]) -> float:
+    """Factor of λ at refinement step `step` (1 for the first): 1 up to `hold`, then hold / step (None: always 1).
+
+    t Adam steps hold parameters near their start with a weight that falls as 1/t (IFT's horizon weight): a term
+    that falls alike keeps the share of the pull it had over the `hold` steps it was trained for.
+    """
+    if hold is None or step <= hold:
+        return 1.0
+    return hold / step
 
 
 def fixed_term(value: float) -> "IFTConfig":

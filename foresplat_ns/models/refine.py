@@ -16,7 +16,7 @@ from nerfstudio.utils.rich_utils import CONSOLE
 
 from foresplat_ns.compat import make_lpips
 from foresplat_ns.gaussians import SPLATFACTO_KEYS, Gaussians
-from foresplat_ns.meta.proximal import proximal_penalty
+from foresplat_ns.meta.proximal import hold_scale, proximal_penalty
 from foresplat_ns.rendering import rasterize
 
 
@@ -44,6 +44,9 @@ class ForesplatRefineModelConfig(SplatfactoModelConfig):
     initializer_proximal_groups: Optional[Tuple[str, ...]] = None
     """Keep the proximal term (learned or fixed) on these parameter groups only (means, log_scales, quats,
     logit_opacities, sh_dc, sh_rest). None: every group."""
+    initializer_proximal_hold: Optional[int] = None
+    """Steps for which the proximal term keeps its full λ; at a later step t it is λ · hold / t, falling as the
+    pull of t Adam steps does (as foresplat-bench's --proximal-hold). None: the full λ at every step."""
     initializer_views: Optional[int] = 8
     """At most this many training views (evenly spaced) are the network's input; every training view still
     supervises refinement. None gives it all of them (the number of Gaussians grows with it, and a cost
@@ -126,7 +129,8 @@ class ForesplatRefineModel(SplatfactoModel):
             if self.means.shape[0] != anchor["means"].shape[0]:
                 self.proximal = None  # densification changed the Gaussians: nothing to be near any more
             else:
-                losses["proximal_loss"] = proximal_penalty(self.gauss_params, anchor, weights)
+                scale = hold_scale(self.step + 1, self.config.initializer_proximal_hold)
+                losses["proximal_loss"] = scale * proximal_penalty(self.gauss_params, anchor, weights)
         return losses
 
     def _set_colors(self, rgb: Tensor) -> None:

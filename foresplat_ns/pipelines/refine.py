@@ -67,6 +67,9 @@ class ForesplatRefinePipeline(VanillaPipeline):
         config = self.model.config
         fixed = getattr(config, "initializer_proximal_lambda", None)
         groups = getattr(config, "initializer_proximal_groups", None)
+        hold = getattr(config, "initializer_proximal_hold", None)
+        if hold is not None and hold < 1:
+            raise ValueError(f"--pipeline.model.initializer-proximal-hold must be at least 1 (the steps that keep the full λ), got {hold}")
         if fixed is not None and not config.initializer_proximal:
             raise ValueError("--pipeline.model.initializer-proximal-lambda adds a term that initializer-proximal False drops: choose one")
         term = None
