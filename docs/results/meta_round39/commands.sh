@@ -74,3 +74,21 @@ foresplat-compare --results $B --pairs z155:ch155 z156:ch156 z157:ch157 > $R/col
 foresplat-compare --results $B --pairs c155:ch155 c156:ch156 c157:ch157 > $R/colours_hold_vs_own.txt
 foresplat-compare --results $B --pairs z155:n155 > $R/hz155_no_term.txt
 foresplat-compare --results $B --pairs f155:n155 > $R/hz155_no_term_vs_full.txt
+
+# 6. A second draw of context and target views (--seed 1) on the same scenes: the three hzc/zs2x pairs to 100 steps,
+#    two at once; pair 155 again to 500 steps.
+for S in 155 156 157; do
+  bench "v4r39_seed1_zs2x$S" "zs2x$S" "r/zs2x$S/foresplat/foresplat/run" --seed 1 --steps 0 25 100 &
+  bench "v4r39_seed1_hzc$S" "hzc$S" "r/hzc$S/$M" --seed 1 --steps 0 25 100 &
+  wait
+done
+bench v4r39_seed1_500_zs2x155 zs2x155 r/zs2x155/foresplat/foresplat/run --seed 1 $FIVE &
+bench v4r39_seed1_500_hzc155 hzc155 r/hzc155/$M --seed 1 $FIVE &
+wait
+S="bench/v4r39_seed1_zs2x155:zs2x155=z155b bench/v4r39_seed1_zs2x156:zs2x156=z156b bench/v4r39_seed1_zs2x157:zs2x157=z157b
+  bench/v4r39_seed1_hzc155:hzc155=c155b bench/v4r39_seed1_hzc156:hzc156=c156b bench/v4r39_seed1_hzc157:hzc157=c157b"
+foresplat-compare --results $S --pairs z155b:c155b z156b:c156b z157b:c157b --out $R/colours_three_views1 > $R/colours_three_views1.txt
+foresplat-compare --results $B $S --pairs z155:c155 z156:c156 z157:c157 z155b:c155b z156b:c156b z157b:c157b \
+  > $R/colours_three_both_draws.txt
+foresplat-compare --results bench/v4r39_seed1_500_zs2x155:zs2x155=z155b bench/v4r39_seed1_500_hzc155:hzc155=c155b \
+  --pairs z155b:c155b > $R/pair155_views1_500.txt
