@@ -75,8 +75,9 @@ class BenchCommand:
     only IFT-trained starts keep their own term."""
     proximal_hold: Optional[int] = None
     """Refinement steps for which a start's proximal term keeps its full λ; at a later step t it is λ · hold / t,
-    falling as the pull of t Adam steps does. The K inner steps an IFT network was trained with keep the term it
-    learned; the refinement beyond them is left as free as the term was then. None: the full λ at every step."""
+    falling as the pull of t Adam steps does. Set to the K inner steps an IFT network was trained with (30 in the
+    foresplat-metagrad preset), refinement keeps the learned term for as long as training did (README, round 39: it
+    removes the late cost of a term on the shape, and the late gain of one on the colours). None: the full λ."""
     num_random: int = 10000
     """Gaussians of the random start."""
     reference: Optional[str] = None
