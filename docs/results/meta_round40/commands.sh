@@ -43,3 +43,11 @@ B="bench/v4r40_m4x155 bench/v4r40_md4x155 bench/v4r40_zsd4x155 bench/v4r38_zs2x1
 foresplat-compare --results $B --pairs zsd4x155:md4x155 zsd4x155:m4x155 --out $R/four_times > $R/four_times.txt
 foresplat-compare --results $B --pairs m4x155:md4x155 > $R/decay_10x_vs_2x.txt
 foresplat-compare --results $B --pairs zs2x155:md4x155 zs2x155:m4x155 zs2x155:zsd4x155 > $R/against_zero_step_40min.txt
+
+# 4. A second draw of context and target views (--seed 1) to 100 steps, one network at a time.
+b1() { foresplat-bench --scenes heldout16 --num-context 4 --threads 1 --seed 1 --steps 0 25 100 --out "bench/$1" --starts "$2=$3"; }
+b1 v4r40_seed1_m4x155 m4x155 r/m4x155/foresplat/foresplat-metagrad/run
+b1 v4r40_seed1_zsd4x155 zsd4x155 r/zsd4x155/foresplat/foresplat/run
+b1 v4r40_seed1_md4x155 md4x155 r/md4x155/foresplat/foresplat-metagrad/run
+foresplat-compare --results bench/v4r40_seed1_m4x155 bench/v4r40_seed1_md4x155 bench/v4r40_seed1_zsd4x155 \
+  --pairs zsd4x155:m4x155 zsd4x155:md4x155 m4x155:md4x155 --out $R/views1 > $R/views1.txt
