@@ -44,6 +44,9 @@ B="bench/v4r40_zs4x155 bench/v4r40_m4x155 bench/v4r41_mc4x155_1000 bench/v4r41_m
 foresplat-compare --results $B --pairs zs4x155:mc4x155 zs4x155:m4x155 zs4x155:md4x155 zs4x155:mb4x155 --out $R/four_times > $R/four_times.txt
 foresplat-compare --results $B --pairs m4x155:mc4x155 m4x155:mb4x155 > $R/rate_and_batch.txt
 foresplat-compare --results $B --pairs zsd4x155:zs4x155 zs2x155:zs4x155 > $R/zero_step_decay.txt
+# (with the meta-batch's 500 steps in the results every table stops at 500: the constant rate to 1000 on its own)
+foresplat-compare --results bench/v4r40_zs4x155 bench/v4r40_m4x155 bench/v4r41_mc4x155_1000 --pairs zs4x155:mc4x155 m4x155:mc4x155 \
+  > $R/constant_rate_to_1000.txt
 
 # 4. A second draw of context and target views (--seed 1) to 100 steps, one network at a time.
 b1() { foresplat-bench --scenes heldout16 --num-context 4 --threads 1 --seed 1 --steps 0 25 100 --out "bench/$1" --starts "$2=$3"; }
